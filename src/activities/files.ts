@@ -1,0 +1,151 @@
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import pMap from 'p-map';
+import { cacheControl, contentType } from '../contract/headers';
+import { dataKey, ENTRY_POINT, stagingKey } from '../contract/keys';
+import type { FileRecord } from '../contract/manifest';
+import { validateAppName } from '../contract/names';
+import type { StagingRecord } from '../contract/staging';
+import { SourceChangedError } from '../errors';
+import { planBatches, type BatchLimits } from '../source/batches';
+import { scanSource, type ScannedSource } from '../source/scan';
+import type { Storage } from '../storage/storage';
+import { withFailureTranslation } from './failures';
+import type { StageInput, StageSummary, UploadBatchInput, UploadEntryPointInput, UploadResult } from './types';
+
+export interface FileActivityDeps {
+  /** The bucket the Job publishes to. */
+  storage: Storage;
+  /** Reads and hashes a source tree; injected so tests can count or slow scans. */
+  scan?: (root: string) => Promise<ScannedSource>;
+  /** How often a running upload reports liveness, in ms. Default 2000. */
+  heartbeatIntervalMs?: number;
+}
+
+/**
+ * Activities that read the build's files. They run only in the Job, on a task queue that only
+ * the Job polls, because the files exist only on its host.
+ */
+export function createFileActivities(deps: FileActivityDeps) {
+  const scan = deps.scan ?? ((root: string) => scanSource(root));
+  const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 2000;
+  // A restarted Job has an empty cache and rescans; the digest proves it found the same tree.
+  const scans = new Map<string, ScannedSource>();
+
+  async function stagedTree(sourceDir: string, listDigest: string): Promise<ScannedSource> {
+    const cached = scans.get(listDigest);
+    if (cached) return cached;
+    const tree = await scan(sourceDir);
+    if (tree.listDigest !== listDigest) {
+      throw new SourceChangedError(
+        `the files in ${sourceDir} changed after this publish staged them; start a new publish for the new tree`,
+      );
+    }
+    remember(tree);
+    return tree;
+  }
+
+  function remember(tree: ScannedSource): void {
+    scans.set(tree.listDigest, tree);
+    if (scans.size > 4) scans.delete(scans.keys().next().value!);
+  }
+
+  async function upload(app: string, tree: ScannedSource, file: FileRecord, cacheMaxAge: number): Promise<void> {
+    const abs = path.join(tree.root, file.path);
+    await deps.storage.put(
+      dataKey(app, file.path),
+      { size: file.size, open: () => createReadStream(abs) },
+      {
+        contentType: contentType(file.path),
+        cacheControl: cacheControl(file.path, cacheMaxAge),
+        metadata: { sha256: file.sha256 },
+      },
+    );
+  }
+
+  return withFailureTranslation({
+    /** Scans and hashes the tree, then records it under pushcache's staging prefix. */
+    async stageBuild(input: StageInput): Promise<StageSummary> {
+      validateAppName(input.app);
+      const tree = await scan(input.sourceDir);
+      remember(tree);
+      const record: StagingRecord = {
+        version: 1,
+        publishId: input.publishId,
+        app: input.app,
+        image: input.image,
+        ...(input.valpopImage ? { valpopImage: input.valpopImage } : {}),
+        timestamp: input.timestamp,
+        listDigest: tree.listDigest,
+        files: tree.files,
+      };
+      const key = stagingKey(input.app, input.publishId);
+      await deps.storage.put(key, Buffer.from(JSON.stringify(record)), {
+        contentType: 'application/json',
+        cacheControl: 'no-store',
+      });
+      const entryPoint = tree.files.find((f) => f.path === ENTRY_POINT);
+      return {
+        fileCount: tree.files.length,
+        totalBytes: tree.totalBytes,
+        listDigest: tree.listDigest,
+        batchCount: batchesOf(tree, input.batchLimits).length,
+        entryPointBytes: entryPoint ? entryPoint.size : null,
+        stagingKey: key,
+      };
+    },
+
+    /** Uploads one batch; after a retry it resumes from the last file it reported done. */
+    async uploadBatch(input: UploadBatchInput): Promise<UploadResult> {
+      const tree = await stagedTree(input.sourceDir, input.listDigest);
+      const batch = batchesOf(tree, input.batchLimits)[input.batchIndex];
+      if (!batch) throw new SourceChangedError(`batch ${input.batchIndex} does not exist in the staged tree`);
+      const files = withoutEntryPoint(tree).slice(batch.start, batch.end);
+      const ctx = Context.current();
+      const resumeAt = typeof ctx.info.heartbeatDetails === 'number' ? ctx.info.heartbeatDetails : 0;
+
+      // Heartbeat the length of the finished prefix, so a retry skips exactly what is known done.
+      const finished = new Array<boolean>(files.length).fill(false);
+      let prefix = resumeAt;
+      const beat = setInterval(() => ctx.heartbeat(prefix), heartbeatIntervalMs);
+      try {
+        await pMap(
+          files.slice(resumeAt),
+          async (file, i) => {
+            ctx.cancellationSignal.throwIfAborted();
+            await upload(input.app, tree, file, input.cacheMaxAge);
+            finished[resumeAt + i] = true;
+            while (prefix < files.length && finished[prefix]) prefix++;
+          },
+          { concurrency: input.uploadConcurrency },
+        );
+      } finally {
+        clearInterval(beat);
+      }
+      return { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
+    },
+
+    /** Uploads fed-mods.json; the workflow calls it only after every batch is done. */
+    async uploadEntryPoint(input: UploadEntryPointInput): Promise<UploadResult> {
+      const tree = await stagedTree(input.sourceDir, input.listDigest);
+      const entry = tree.files.find((f) => f.path === ENTRY_POINT);
+      if (!entry) return { files: 0, bytes: 0 };
+      await upload(input.app, tree, entry, input.cacheMaxAge);
+      return { files: 1, bytes: entry.size };
+    },
+  });
+}
+
+export type FileActivities = ReturnType<typeof createFileActivities>;
+
+function withoutEntryPoint(tree: ScannedSource): FileRecord[] {
+  return tree.files.filter((f) => f.path !== ENTRY_POINT);
+}
+
+function batchesOf(tree: ScannedSource, limits: BatchLimits) {
+  return planBatches(
+    withoutEntryPoint(tree).map((f) => f.size),
+    limits,
+  );
+}

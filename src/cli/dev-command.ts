@@ -1,0 +1,118 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { resolvePublishSettings, type RawOptions } from '../config';
+import { dataPrefix, manifestPrefix } from '../contract/keys';
+import { DEV_CREDENTIALS, defaultStackOptions, startLocalStack, type LocalStack } from '../dev/stack';
+import { populate } from '../job/populate';
+import { runUrl } from '../job/workflow-id';
+import { S3Storage } from '../storage/s3';
+import { createSharedWorker } from '../worker/shared-worker';
+import { runCommand } from './run';
+
+const TASK_QUEUE = 'pushcache';
+const NAMESPACE = 'default';
+
+function withStackOptions(cmd: Command): Command {
+  const d = defaultStackOptions();
+  return cmd
+    .addOption(new Option('--temporal-port <port>', 'Temporal gRPC port').default(String(d.temporalPort)))
+    .addOption(new Option('--ui-port <port>', 'Temporal Web UI port').default(String(d.uiPort)))
+    .addOption(new Option('--minio-port <port>', 'MinIO S3 port').default(String(d.minioPort)))
+    .addOption(new Option('--minio-console-port <port>', 'MinIO console port').default(String(d.minioConsolePort)))
+    .addOption(new Option('--state-dir <dir>', 'where runs and objects persist').default(d.stateDir))
+    .addOption(new Option('-b, --bucket <name>', 'bucket to create').default(d.bucket));
+}
+
+function stackOptions(o: RawOptions) {
+  return {
+    ...defaultStackOptions(),
+    stateDir: path.resolve(String(o.stateDir)),
+    temporalPort: Number(o.temporalPort),
+    uiPort: Number(o.uiPort),
+    minioPort: Number(o.minioPort),
+    minioConsolePort: Number(o.minioConsolePort),
+    bucket: String(o.bucket),
+  };
+}
+
+export function devCommand(): Command {
+  const cmd = withStackOptions(new Command('dev').description('run the local stack: Temporal dev server with UI, MinIO with a bucket, and a worker'));
+  return cmd.action((o: RawOptions) => runCommand(() => runDev(o, undefined)));
+}
+
+export function demoCommand(): Command {
+  const cmd = withStackOptions(new Command('demo').description('start the local stack and publish the example app through it'));
+  cmd.addOption(new Option('--source <dir>', 'build to publish').default(path.resolve(__dirname, '..', '..', 'example')));
+  cmd.addOption(new Option('--prefix <app>', 'app name').default('example-app'));
+  cmd.addOption(new Option('--exit', 'stop the stack after publishing instead of waiting for Ctrl-C'));
+  return cmd.action((o: RawOptions) => runCommand(() => runDev(o, { source: String(o.source), app: String(o.prefix), exit: o.exit === true })));
+}
+
+async function runDev(o: RawOptions, demo: { source: string; app: string; exit: boolean } | undefined): Promise<void> {
+  const stack = await startLocalStack(stackOptions(o));
+  try {
+    const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+    const storageFor = (bucket: string) => S3Storage.open({ endpoint: stack.minioEndpoint, bucket, credentials: DEV_CREDENTIALS });
+    const worker = await createSharedWorker({ connection, namespace: NAMESPACE, taskQueue: TASK_QUEUE, openStorage: storageFor });
+    const running = worker.run();
+    printStack(stack);
+    if (demo) {
+      await publishExample(stack, connection, storageFor(stack.bucket), demo);
+      if (demo.exit) worker.shutdown();
+    }
+    if (!demo?.exit) console.log('\nPress Ctrl-C to stop.');
+    await running;
+    await connection.close();
+  } finally {
+    console.log('stopping the local stack');
+    await stack.stop();
+  }
+}
+
+function printStack(stack: LocalStack): void {
+  console.log(
+    [
+      'Local stack is up:',
+      `  Temporal        ${stack.temporalAddress}   (export TEMPORAL_ADDRESS=${stack.temporalAddress})`,
+      `  Temporal Web UI ${stack.temporalUiUrl}`,
+      `  MinIO (S3)      ${stack.minioEndpoint}   bucket ${stack.bucket}`,
+      `  MinIO console   ${stack.minioConsoleUrl}`,
+      `  credentials     export PUSHCACHE_AWS_ACCESS_KEY_ID=${DEV_CREDENTIALS.accessKeyId} PUSHCACHE_AWS_SECRET_ACCESS_KEY=${DEV_CREDENTIALS.secretAccessKey}   (development only)`,
+      `  worker          polling task queue "${TASK_QUEUE}" in namespace "${NAMESPACE}"`,
+      stack.started.length
+        ? `  started here    ${stack.started.join(', ')}, state and logs in ${stack.stateDir}`
+        : '  reused          servers that were already running',
+    ].join('\n'),
+  );
+}
+
+async function publishExample(stack: LocalStack, connection: NativeConnection, storage: S3Storage, demo: { source: string; app: string }): Promise<void> {
+  const settings = resolvePublishSettings({ source: demo.source, prefix: demo.app, image: `example.local/${demo.app}:demo` });
+  const temporal = { address: stack.temporalAddress, namespace: NAMESPACE, taskQueue: TASK_QUEUE, uiUrl: stack.temporalUiUrl };
+  console.log(`\nPublishing ${demo.source} as ${demo.app}:`);
+  const outcome = await populate(settings, {
+    client: new Client({ connection, namespace: NAMESPACE }),
+    connection,
+    storage,
+    bucket: stack.bucket,
+    temporal,
+    report: (line) => console.log(`  ${line}`),
+  });
+  const keys: string[] = [];
+  for await (const o of storage.list(dataPrefix(demo.app))) keys.push(o.key);
+  const manifests: string[] = [];
+  for await (const o of storage.list(manifestPrefix(demo.app))) manifests.push(o.key);
+  console.log(
+    [
+      '',
+      'Where to look:',
+      `  the run         ${runUrl(stack.temporalUiUrl, NAMESPACE, outcome.workflowId, outcome.runId)}`,
+      `  bucket          s3://${stack.bucket} at ${stack.minioEndpoint} (console ${stack.minioConsoleUrl})`,
+      `  manifests       ${manifests.join(', ')}`,
+      `  data objects    ${keys.length} under ${dataPrefix(demo.app)}:`,
+      ...keys.map((k) => `    ${k}`),
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,47 @@
+import { Command, Option } from 'commander';
+import { PUBLISH_DEFAULTS } from '../config';
+
+/**
+ * valpop's flags, with the same short names and VALPOP_<NAME> variables, plus pushcache's own.
+ * No defaults are set here: src/config.ts applies them after the other environment variables,
+ * so that e.g. PUSHCACHE_AWS_BUCKET_NAME is not hidden by a flag default.
+ */
+export function withStorageOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-a, --hostname <host>', 'object store host (default 127.0.0.1, or PUSHCACHE_AWS_ENDPOINT)').env('VALPOP_HOSTNAME'))
+    .addOption(new Option('-p, --port <port>', 'object store port (default 9000, or PUSHCACHE_AWS_PORT)').env('VALPOP_PORT'))
+    .addOption(new Option('-m, --mode <mode>', "storage mode; only 's3'").env('VALPOP_MODE'))
+    .addOption(new Option('-u, --username <access-key>', 'access key id; prefer PUSHCACHE_AWS_ACCESS_KEY_ID').env('VALPOP_USERNAME'))
+    .addOption(new Option('-c, --password <secret>', 'secret access key; prefer PUSHCACHE_AWS_SECRET_ACCESS_KEY').env('VALPOP_PASSWORD'))
+    .addOption(new Option('-b, --bucket <name>', 'bucket (default frontend, or PUSHCACHE_AWS_BUCKET_NAME)').env('VALPOP_BUCKET'))
+    .addOption(new Option('--endpoint <url>', 'full object store URL; wins over -a/-p').env('VALPOP_ENDPOINT'))
+    .addOption(new Option('--scheme <http|https>', 'scheme for -a/-p (default https on port 443, else http)').env('VALPOP_SCHEME'))
+    .addOption(new Option('--region <region>', 'bucket region (default us-east-1, or PUSHCACHE_AWS_REGION)').env('VALPOP_REGION'));
+}
+
+export function withTemporalOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--temporal-address <host:port>', 'Temporal frontend (default 127.0.0.1:7233)').env('TEMPORAL_ADDRESS'))
+    .addOption(new Option('--namespace <name>', 'Temporal namespace (default "default")').env('TEMPORAL_NAMESPACE'))
+    .addOption(new Option('--task-queue <name>', 'task queue of the shared worker (default "pushcache")').env('PUSHCACHE_TASK_QUEUE'))
+    .addOption(new Option('--temporal-ui-url <url>', 'Temporal Web UI base URL, to print links to runs').env('PUSHCACHE_TEMPORAL_UI_URL'));
+}
+
+export function withPublishOptions(cmd: Command): Command {
+  const d = PUBLISH_DEFAULTS;
+  return cmd
+    .addOption(new Option('-s, --source <dir>', 'directory holding the build (required)').env('VALPOP_SOURCE'))
+    .addOption(new Option('-r, --prefix <app>', 'app name: data/<app>/ and manifests/<app>/ (required)').env('VALPOP_PREFIX'))
+    .addOption(new Option('-i, --image <ref>', 'image the build comes from, recorded in the manifest').env('VALPOP_IMAGE'))
+    .addOption(new Option('--valpop-image <ref>', 'publisher image, recorded in the manifest').env('VALPOP_VALPOP_IMAGE'))
+    .addOption(new Option('-t, --timeout <seconds>', `age after which a build may be pruned (default ${d.timeout})`).env('VALPOP_TIMEOUT'))
+    .addOption(new Option('-n, --min-asset-records <n>', `builds always kept (default ${d.minAssetRecords})`).env('VALPOP_MIN_ASSET_RECORDS'))
+    .addOption(new Option('-g, --cache-max-age <seconds>', `Cache-Control max-age of hashed assets (default ${d.cacheMaxAge})`).env('VALPOP_CACHE_MAX_AGE'))
+    .addOption(new Option('--batch-files <n>', `files per upload activity (default ${d.batchFiles})`).env('PUSHCACHE_BATCH_FILES'))
+    .addOption(new Option('--batch-bytes <n>', `bytes per upload activity (default ${d.batchBytes})`).env('PUSHCACHE_BATCH_BYTES'))
+    .addOption(new Option('--batch-parallelism <n>', `upload activities at once (default ${d.batchParallelism})`).env('PUSHCACHE_BATCH_PARALLELISM'))
+    .addOption(new Option('--upload-concurrency <n>', `uploads at once inside one activity (default ${d.uploadConcurrency})`).env('PUSHCACHE_UPLOAD_CONCURRENCY'))
+    .addOption(new Option('--max-attempts <n>', `attempts per step before the publish fails, 0 = unlimited (default ${d.maxAttempts})`).env('PUSHCACHE_MAX_ATTEMPTS'))
+    .addOption(new Option('--heartbeat-timeout <duration>', `silence after which a Job is taken for dead (default ${d.heartbeatTimeout})`).env('PUSHCACHE_HEARTBEAT_TIMEOUT'))
+    .addOption(new Option('--job-absence-timeout <duration>', `how long a publish waits for its Job to come back (default ${d.jobAbsenceTimeout})`).env('PUSHCACHE_JOB_ABSENCE_TIMEOUT'));
+}

@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { populate } from '../job/populate';
+import { connectTemporal, openStorage } from './connect';
+import { EXIT, runCommand } from './run';
+import { withPublishOptions, withStorageOptions, withTemporalOptions } from './options';
+
+export function populateCommand(): Command {
+  const cmd = new Command('populate').description('publish a build to the bucket through a durable PublishWorkflow (the Job)');
+  withTemporalOptions(withStorageOptions(withPublishOptions(cmd)));
+  return cmd.action((options: RawOptions) => runCommand(() => runPopulate(options)));
+}
+
+async function runPopulate(options: RawOptions): Promise<void> {
+  const publish = resolvePublishSettings(options);
+  const storageSettings = resolveStorageSettings(options);
+  const temporal = resolveTemporalSettings(options);
+  if (storageSettings.credentialSource === 'command line') {
+    console.error('pushcache: warning: credentials given on the command line are visible in process listings; use PUSHCACHE_AWS_* from a Secret');
+  }
+  const { connection, client } = await connectTemporal(temporal);
+  // A killed or stopped Job loses nothing: the workflow waits for a Job to poll its queue again.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`pushcache: stopped by ${signal}; the publish is durable, run the Job again to finish it`);
+      process.exit(EXIT.interrupted);
+    });
+  }
+  try {
+    await populate(publish, {
+      client,
+      connection,
+      storage: openStorage(storageSettings),
+      bucket: storageSettings.bucket,
+      temporal,
+      report: (line) => console.log(`pushcache: ${line}`),
+    });
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,195 @@
+import type { Duration } from '@temporalio/common';
+import { z } from 'zod';
+import { validateAppName } from './contract/names';
+import { ConfigError } from './errors';
+
+/**
+ * Configuration is parsed once, here, from flags (which commander already merged with their
+ * VALPOP_* variables) and from the rest of the environment. Every problem is reported at once.
+ */
+
+export type Env = Record<string, string | undefined>;
+
+/** Raw option values as the command line gives them (all strings). */
+export type RawOptions = Record<string, string | boolean | undefined>;
+
+export interface StorageSettings {
+  endpoint?: string;
+  bucket: string;
+  region: string;
+  /** Undefined means the AWS SDK's default credential chain (AWS_* variables, profiles, pod identity). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Where the credentials came from, for messages; never the values. */
+  credentialSource: string;
+}
+
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** Base URL of the Temporal Web UI, used to print links to runs. */
+  uiUrl?: string;
+}
+
+export interface PublishSettings {
+  source: string;
+  app: string;
+  image: string;
+  valpopImage?: string;
+  timeout: number;
+  minAssetRecords: number;
+  cacheMaxAge: number;
+  batchFiles: number;
+  batchBytes: number;
+  batchParallelism: number;
+  uploadConcurrency: number;
+  maxAttempts: number;
+  heartbeatTimeout: Duration;
+  jobAbsenceTimeout: Duration;
+}
+
+const first = (...values: Array<string | boolean | undefined>): string | undefined => {
+  for (const v of values) if (typeof v === 'string' && v !== '') return v;
+  return undefined;
+};
+
+const intFrom = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${flag} must be a whole number`)
+    .transform(Number)
+    .pipe(z.number().min(min, `${flag} must be >= ${min}`).max(max, `${flag} must be <= ${max}`));
+
+const duration = (flag: string) =>
+  z
+    .string()
+    .regex(/^\d+(ms|s|m|h)$/, `${flag} must look like 500ms, 15s, 10m or 1h`)
+    .transform((d) => d as Duration);
+
+function parse<T>(schema: z.ZodType<T>, input: unknown): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((i) => i.message));
+}
+
+const StorageSchema = z
+  .object({
+    mode: z.string().refine((m) => m === 's3', { message: "-m/--mode: only 's3' is supported" }),
+    endpoint: z.url({ protocol: /^https?$/, message: '--endpoint must be an http:// or https:// URL' }).optional(),
+    hostname: z.string().min(1, '-a/--hostname is empty'),
+    port: intFrom('-p/--port', 1, 65535),
+    scheme: z.enum(['http', 'https'], { message: "--scheme must be 'http' or 'https'" }).optional(),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, '-b/--bucket is not a valid bucket name'),
+    region: z.string().min(1),
+    accessKeyId: z.string().optional(),
+    secretAccessKey: z.string().optional(),
+  })
+  .refine((s) => (s.accessKeyId === undefined) === (s.secretAccessKey === undefined), {
+    message: 'credentials are incomplete: give both the access key (-u) and the secret (-c), or neither',
+  });
+
+export function resolveStorageSettings(options: RawOptions, env: Env = process.env): StorageSettings {
+  const fromFlags = first(options.username) !== undefined || first(options.password) !== undefined;
+  const fromPushcacheEnv = first(env.PUSHCACHE_AWS_ACCESS_KEY_ID) !== undefined;
+  const endpointEnv = first(env.PUSHCACHE_AWS_ENDPOINT);
+  const s = parse(StorageSchema, {
+    mode: first(options.mode) ?? 's3',
+    endpoint: first(options.endpoint) ?? (endpointEnv?.includes('://') ? endpointEnv : undefined),
+    hostname: first(options.hostname) ?? (endpointEnv?.includes('://') ? undefined : endpointEnv) ?? '127.0.0.1',
+    port: first(options.port) ?? first(env.PUSHCACHE_AWS_PORT) ?? '9000',
+    scheme: first(options.scheme),
+    bucket: first(options.bucket) ?? first(env.PUSHCACHE_AWS_BUCKET_NAME) ?? 'frontend',
+    region: first(options.region) ?? first(env.PUSHCACHE_AWS_REGION, env.AWS_REGION) ?? 'us-east-1',
+    accessKeyId: fromFlags ? first(options.username) : first(env.PUSHCACHE_AWS_ACCESS_KEY_ID),
+    secretAccessKey: fromFlags ? first(options.password) : first(env.PUSHCACHE_AWS_SECRET_ACCESS_KEY),
+  });
+  // valpop always spoke plain HTTP; pushcache uses TLS on 443 unless told otherwise.
+  const scheme = s.scheme ?? (s.port === 443 ? 'https' : 'http');
+  const endpoint = s.endpoint?.replace(/\/+$/, '') ?? `${scheme}://${s.hostname}:${s.port}`;
+  return {
+    endpoint,
+    bucket: s.bucket,
+    region: s.region,
+    credentials:
+      s.accessKeyId !== undefined ? { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey! } : undefined,
+    credentialSource: fromFlags
+      ? 'command line'
+      : fromPushcacheEnv
+        ? 'PUSHCACHE_AWS_* environment'
+        : 'the AWS default credential chain',
+  };
+}
+
+const TemporalSchema = z.object({
+  address: z.string().regex(/^[^\s:/]+:\d+$/, '--temporal-address must look like host:port'),
+  namespace: z.string().min(1, '--namespace is empty'),
+  taskQueue: z.string().min(1, '--task-queue is empty'),
+  uiUrl: z.url({ message: '--temporal-ui-url must be a URL' }).optional(),
+});
+
+export function resolveTemporalSettings(options: RawOptions, env: Env = process.env): TemporalSettings {
+  return parse(TemporalSchema, {
+    address: first(options.temporalAddress) ?? first(env.TEMPORAL_ADDRESS) ?? '127.0.0.1:7233',
+    namespace: first(options.namespace) ?? first(env.TEMPORAL_NAMESPACE) ?? 'default',
+    taskQueue: first(options.taskQueue) ?? first(env.PUSHCACHE_TASK_QUEUE) ?? 'pushcache',
+    uiUrl: first(options.temporalUiUrl) ?? first(env.PUSHCACHE_TEMPORAL_UI_URL),
+  });
+}
+
+const PublishSchema = z.object({
+  source: z.string({ message: '-s/--source is required' }).min(1, '-s/--source is required'),
+  app: z
+    .string({ message: '-r/--prefix (the app name) is required' })
+    .superRefine((app, ctx) => {
+      try {
+        validateAppName(app);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `-r/--prefix: ${(err as Error).message}` });
+      }
+    }),
+  image: z.string(),
+  valpopImage: z.string().optional(),
+  timeout: intFrom('-t/--timeout', 0),
+  minAssetRecords: intFrom('-n/--min-asset-records', 0),
+  cacheMaxAge: intFrom('-g/--cache-max-age', 0),
+  batchFiles: intFrom('--batch-files', 1, 10_000),
+  batchBytes: intFrom('--batch-bytes', 1),
+  batchParallelism: intFrom('--batch-parallelism', 1, 256),
+  uploadConcurrency: intFrom('--upload-concurrency', 1, 256),
+  maxAttempts: intFrom('--max-attempts', 0),
+  heartbeatTimeout: duration('--heartbeat-timeout'),
+  jobAbsenceTimeout: duration('--job-absence-timeout'),
+});
+
+export const PUBLISH_DEFAULTS = {
+  timeout: '30',
+  minAssetRecords: '3',
+  cacheMaxAge: '86400',
+  batchFiles: '250',
+  batchBytes: String(256 * 1024 * 1024),
+  batchParallelism: '4',
+  uploadConcurrency: '16',
+  maxAttempts: '10',
+  heartbeatTimeout: '15s',
+  jobAbsenceTimeout: '1h',
+} as const;
+
+export function resolvePublishSettings(options: RawOptions): PublishSettings {
+  const pick = (name: keyof typeof PUBLISH_DEFAULTS) => first(options[name]) ?? PUBLISH_DEFAULTS[name];
+  return parse(PublishSchema, {
+    source: first(options.source),
+    app: typeof options.prefix === 'string' ? options.prefix : undefined,
+    image: first(options.image) ?? '',
+    valpopImage: first(options.valpopImage),
+    timeout: pick('timeout'),
+    minAssetRecords: pick('minAssetRecords'),
+    cacheMaxAge: pick('cacheMaxAge'),
+    batchFiles: pick('batchFiles'),
+    batchBytes: pick('batchBytes'),
+    batchParallelism: pick('batchParallelism'),
+    uploadConcurrency: pick('uploadConcurrency'),
+    maxAttempts: pick('maxAttempts'),
+    heartbeatTimeout: pick('heartbeatTimeout'),
+    jobAbsenceTimeout: pick('jobAbsenceTimeout'),
+  });
+}

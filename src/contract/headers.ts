@@ -1,0 +1,39 @@
+import mime from 'mime-types';
+
+/** Types other systems already rely on; they win over the general table. */
+const CONTRACT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'application/javascript',
+  '.woff2': 'font/woff2',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.json': 'application/json',
+};
+
+/** Types where the general table disagrees with what browsers expect of a frontend build. */
+const OVERRIDES: Readonly<Record<string, string>> = {
+  '.mjs': 'application/javascript',
+  '.cjs': 'application/javascript',
+  '.map': 'application/json',
+};
+
+export function contentType(relpath: string): string {
+  const base = relpath.slice(relpath.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  if (dot <= 0 && !base.startsWith('.')) return 'application/octet-stream';
+  const ext = base.slice(dot).toLowerCase();
+  return CONTRACT_TYPES[ext] ?? OVERRIDES[ext] ?? mime.contentType(ext) ?? 'application/octet-stream';
+}
+
+/** Entry files must be revalidated quickly: they decide which hashed chunks a browser loads. */
+const SHORT_LIVED_SUFFIXES = ['index.html', 'fed-mods.json', 'app-info.json', 'app-info.deps.json'];
+export const SHORT_LIVED_CACHE_CONTROL = 'public, max-age=60, stale-while-revalidate=300';
+
+export function cacheControl(relpath: string, cacheMaxAge: number): string {
+  return SHORT_LIVED_SUFFIXES.some((suffix) => relpath.endsWith(suffix))
+    ? SHORT_LIVED_CACHE_CONTROL
+    : `public, max-age=${cacheMaxAge}`;
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { CorruptRecordError } from '../errors';
+import { relPathProblem } from './names';
+
+/** Per-file facts pushcache adds to the manifest; valpop's decoder ignores unknown fields. */
+export const FileRecordSchema = z.object({
+  path: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type FileRecord = z.infer<typeof FileRecordSchema>;
+
+const CurrentManifestSchema = z.looseObject({
+  files: z.array(z.string()),
+  image: z.string().optional().default(''),
+  valpopImage: z.string().optional(),
+  timestamp: z.number().int().optional(),
+  publishId: z.string().optional(),
+  sha256: z.record(z.string(), z.string()).optional(),
+  sizes: z.record(z.string(), z.number()).optional(),
+});
+const LegacyManifestSchema = z.array(z.string());
+
+export interface Manifest {
+  files: string[];
+  image: string;
+  valpopImage?: string;
+  timestamp?: number;
+  /** Which publish wrote it; lets a retried write recognise its own manifest. */
+  publishId?: string;
+  sha256?: Record<string, string>;
+  sizes?: Record<string, number>;
+}
+
+export function parseManifest(key: string, body: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    throw new CorruptRecordError(key, `not JSON (${(err as Error).message})`);
+  }
+  const legacy = LegacyManifestSchema.safeParse(json);
+  const manifest: Manifest = legacy.success ? { files: legacy.data, image: '' } : parseCurrent(key, json);
+  const bad = manifest.files.find((f) => relPathProblem(f) !== undefined);
+  if (bad !== undefined) throw new CorruptRecordError(key, `lists an unsafe path ${JSON.stringify(bad)}`);
+  return manifest;
+}
+
+function parseCurrent(key: string, json: unknown): Manifest {
+  const parsed = CurrentManifestSchema.safeParse(json);
+  if (!parsed.success) throw new CorruptRecordError(key, z.prettifyError(parsed.error).replace(/\n/g, ' '));
+  return parsed.data;
+}
+
+export interface ManifestInput {
+  files: FileRecord[];
+  image: string;
+  valpopImage?: string;
+  timestamp: number;
+  publishId: string;
+}
+
+/** Serialises the contract's body plus pushcache's extra fields. */
+export function renderManifest(input: ManifestInput): string {
+  const body: Manifest = {
+    files: input.files.map((f) => f.path),
+    image: input.image,
+    ...(input.valpopImage ? { valpopImage: input.valpopImage } : {}),
+    timestamp: input.timestamp,
+    publishId: input.publishId,
+    sha256: Object.fromEntries(input.files.map((f) => [f.path, f.sha256])),
+    sizes: Object.fromEntries(input.files.map((f) => [f.path, f.size])),
+  };
+  return JSON.stringify(body);
+}

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ServerProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** SIGTERM, then SIGKILL if the server has not exited after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  /** Resolves when the process exits, for whatever reason. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts a server whose output goes to `logFile`, so a failed start can be diagnosed. */
+export function startProcess(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; logFile: string }): ServerProcess {
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  const child: ChildProcess = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(-1));
+  });
+  return {
+    name,
+    pid: child.pid ?? -1,
+    exited,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function isListening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls `check` until it resolves true; fails with the server's log file named. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, options: { timeoutMs: number; process?: ServerProcess; logFile?: string }): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let exited = false;
+  void options.process?.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    if (exited) break;
+    await sleep(200);
+  }
+  const why = exited ? 'exited during start-up' : `not ready after ${options.timeoutMs / 1000}s`;
+  throw new Error(`${what} ${why}${options.logFile ? `; see ${options.logFile}` : ''}`);
+}

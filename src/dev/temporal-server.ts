@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { findBinary } from './binaries';
+import { isListening, startProcess, waitUntil, type ServerProcess } from './process';
+
+export interface TemporalDevOptions {
+  host?: string;
+  port: number;
+  /** Web UI port; undefined runs headless. */
+  uiPort?: number;
+  /** SQLite file that keeps runs across restarts; undefined keeps them in memory. */
+  dbFile?: string;
+  namespace?: string;
+  logDir: string;
+}
+
+export interface TemporalDevServer {
+  address: string;
+  uiUrl?: string;
+  process: ServerProcess;
+}
+
+export async function startTemporalDev(options: TemporalDevOptions): Promise<TemporalDevServer> {
+  const host = options.host ?? '127.0.0.1';
+  const args = ['server', 'start-dev', '--ip', host, '--port', String(options.port), '--log-level', 'warn', '--namespace', options.namespace ?? 'default'];
+  if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort), '--ui-ip', host);
+  else args.push('--headless');
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  // Search attributes that runs are filtered by in the UI.
+  args.push('--search-attribute', 'PushcacheApp=Keyword', '--search-attribute', 'PushcacheImage=Keyword');
+  const logFile = path.join(options.logDir, `temporal-${options.port}.log`);
+  const proc = startProcess('temporal', findBinary('temporal'), args, { logFile });
+  await waitUntil(`Temporal dev server on ${host}:${options.port}`, () => isListening(host, options.port), {
+    timeoutMs: 60_000,
+    process: proc,
+    logFile,
+  });
+  if (options.uiPort !== undefined) {
+    await waitUntil('Temporal Web UI', () => isListening(host, options.uiPort!), { timeoutMs: 30_000, process: proc, logFile });
+  }
+  return {
+    address: `${host}:${options.port}`,
+    uiUrl: options.uiPort !== undefined ? `http://${host}:${options.uiPort}` : undefined,
+    process: proc,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Typed errors. Every error a person can act on carries the fix in its message and a stable
+ * `type`, which is also the Temporal failure type when it crosses an activity boundary.
+ */
+
+/** Failure types that no retry can fix; activities fail with these as non-retryable. */
+export const PERMANENT_FAILURE_TYPES = [
+  'ConfigError',
+  'InvalidName',
+  'SourceError',
+  'SourceChanged',
+  'AccessDenied',
+  'BucketNotFound',
+  'CorruptRecord',
+] as const;
+export type PermanentFailureType = (typeof PERMANENT_FAILURE_TYPES)[number];
+
+export abstract class PushcacheError extends Error {
+  abstract readonly type: string;
+  /** True when retrying the same operation cannot succeed. */
+  abstract readonly permanent: boolean;
+}
+
+/** Thrown when flags, environment or a workflow input fail validation. */
+export class ConfigError extends PushcacheError {
+  override readonly name = 'ConfigError';
+  readonly type = 'ConfigError';
+  readonly permanent = true;
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** Thrown when an app name or a file path would escape its place in the bucket. */
+export class InvalidNameError extends PushcacheError {
+  override readonly name = 'InvalidNameError';
+  readonly type = 'InvalidName';
+  readonly permanent = true;
+}
+
+/** Thrown when the source directory is missing or holds something that cannot be published. */
+export class SourceError extends PushcacheError {
+  override readonly name = 'SourceError';
+  readonly type = 'SourceError';
+  readonly permanent = true;
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when the files on disk no longer match what a running publish staged. */
+export class SourceChangedError extends PushcacheError {
+  override readonly name = 'SourceChangedError';
+  readonly type = 'SourceChanged';
+  readonly permanent = true;
+}
+
+export type StorageFailureKind = 'AccessDenied' | 'BucketNotFound' | 'StorageUnavailable' | 'StorageError';
+
+/** Thrown by storage backends; `kind` says whether waiting can help. */
+export class StorageError extends PushcacheError {
+  override readonly name = 'StorageError';
+  readonly permanent: boolean;
+  constructor(
+    readonly kind: StorageFailureKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.permanent = kind === 'AccessDenied' || kind === 'BucketNotFound';
+  }
+  get type(): string {
+    return this.kind;
+  }
+}
+
+/** Thrown when an object pushcache wrote itself (a staging record, a manifest) cannot be parsed. */
+export class CorruptRecordError extends PushcacheError {
+  override readonly name = 'CorruptRecordError';
+  readonly type = 'CorruptRecord';
+  readonly permanent = true;
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`object ${key} is corrupt: ${detail}`);
+  }
+}
+
+export function isPushcacheError(err: unknown): err is PushcacheError {
+  return err instanceof PushcacheError;
+}
+
+/** The innermost useful message of an error chain, on one line. */
+export function oneLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\s+/g, ' ').trim();
+}

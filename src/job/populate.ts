@@ -1,0 +1,161 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { dataPrefix } from '../contract/keys';
+import type { PublishSettings, TemporalSettings } from '../config';
+import { scanSource } from '../source/scan';
+import type { Storage } from '../storage/storage';
+import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
+import { progressQuery, type PublishWorkflow } from '../workflows/publish';
+import type { PublishProgress, PublishResult } from '../workflows/types';
+import { publishWorkflowId, runUrl } from './workflow-id';
+
+export interface PopulateDeps {
+  client: Client;
+  /** Connection for the Job's own file worker. */
+  connection: NativeConnection;
+  storage: Storage;
+  bucket: string;
+  temporal: TemporalSettings;
+  /** Where progress lines go; one line per call. */
+  report: (line: string) => void;
+  /** How often progress is polled, in ms. Default 1000. */
+  progressIntervalMs?: number;
+}
+
+export interface PopulateOutcome extends PublishResult {
+  workflowId: string;
+  runId: string;
+  /** True when this Job attached to a run a previous Job had started. */
+  resumed: boolean;
+}
+
+/** The Job: checks its inputs, starts (or rejoins) the publish, serves its files and waits. */
+export async function populate(settings: PublishSettings, deps: PopulateDeps): Promise<PopulateOutcome> {
+  // Everything that can be wrong with the inputs is found before anything is written.
+  const tree = await scanSource(settings.source);
+  await deps.storage.checkAccess();
+
+  const workflowId = publishWorkflowId(settings.app, settings.image, tree.listDigest);
+  const taskQueue = filesTaskQueue(workflowId);
+  const worker = await createFilesWorker({
+    connection: deps.connection,
+    namespace: deps.temporal.namespace,
+    taskQueue,
+    batchParallelism: settings.batchParallelism,
+    storage: deps.storage,
+    // The tree was just scanned; the first stage reuses it rather than hashing everything twice.
+    scan: async (root) => (root === settings.source && tree.listDigest ? tree : scanSource(root)),
+  });
+
+  const attached = await isRunning(deps.client, workflowId);
+  const handle = await deps.client.workflow.start<typeof PublishWorkflow>('PublishWorkflow', {
+    workflowId,
+    taskQueue: deps.temporal.taskQueue,
+    args: [
+      {
+        app: settings.app,
+        bucket: deps.bucket,
+        image: settings.image,
+        valpopImage: settings.valpopImage,
+        sourceDir: settings.source,
+        filesTaskQueue: taskQueue,
+        cacheMaxAge: settings.cacheMaxAge,
+        batchLimits: { maxFiles: settings.batchFiles, maxBytes: settings.batchBytes },
+        batchParallelism: settings.batchParallelism,
+        uploadConcurrency: settings.uploadConcurrency,
+        maxAttempts: settings.maxAttempts,
+        heartbeatTimeout: settings.heartbeatTimeout,
+        jobAbsenceTimeout: settings.jobAbsenceTimeout,
+      },
+    ],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    searchAttributes: { PushcacheApp: [settings.app], ...(settings.image ? { PushcacheImage: [settings.image] } : {}) },
+    memo: { app: settings.app, image: settings.image, files: tree.files.length, bytes: tree.totalBytes },
+  });
+  const runId = handle.firstExecutionRunId;
+  deps.report(
+    `${attached ? 'rejoined' : 'started'} publish of ${settings.app} (${tree.files.length} files, ${formatBytes(tree.totalBytes)}) as ${workflowId}`,
+  );
+  if (deps.temporal.uiUrl) deps.report(`follow it at ${runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, runId)}`);
+
+  const result = await worker.runUntil(waitWithProgress(handle, deps));
+  deps.report(
+    `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}, manifest ${result.manifestKey}`,
+  );
+  return { ...result, workflowId, runId, resumed: attached };
+}
+
+async function isRunning(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, deps: PopulateDeps): Promise<PublishResult> {
+  let done = false;
+  const result = handle.result().finally(() => (done = true));
+  let last = '';
+  const poll = (async () => {
+    while (!done) {
+      await sleep(deps.progressIntervalMs ?? 1000);
+      if (done) break;
+      const progress = await handle.query(progressQuery).catch(() => undefined);
+      const line = progress ? describeProgress(progress) : '';
+      if (line && line !== last) deps.report(line);
+      last = line || last;
+    }
+  })();
+  try {
+    return await result;
+  } catch (err) {
+    throw err instanceof WorkflowFailedError ? new PublishFailedError(reasonOf(err)) : err;
+  } finally {
+    done = true;
+    await poll;
+  }
+}
+
+/** The publish ran and failed; `message` is the one-line reason. */
+export class PublishFailedError extends Error {
+  override readonly name = 'PublishFailedError';
+}
+
+function reasonOf(err: WorkflowFailedError): string {
+  let cause: unknown = err.cause;
+  let message = err.message;
+  while (cause instanceof Error) {
+    message = cause.message;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+export function describeProgress(p: PublishProgress): string {
+  switch (p.phase) {
+    case 'staging':
+      return 'staging: hashing the build and recording its file list';
+    case 'uploading':
+      return `uploading: ${p.files}/${p.fileTotal} files, ${formatBytes(p.bytes)}/${formatBytes(p.byteTotal)}, batch ${p.batches}/${p.batchTotal}`;
+    case 'entry-point':
+      return `uploading fed-mods.json (all ${p.files} other files are in place)`;
+    case 'manifest':
+      return 'writing the manifest';
+    default:
+      return '';
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,226 @@
+import http from 'node:http';
+import https from 'node:https';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { StorageError, type StorageFailureKind } from '../errors';
+import type { ObjectBody, ObjectInfo, Storage, WriteOptions } from './storage';
+
+export interface S3StorageOptions {
+  /** Full endpoint URL, e.g. `http://127.0.0.1:9000`; undefined means AWS S3 for `region`. */
+  endpoint?: string;
+  bucket: string;
+  /** Any string works for MinIO; AWS needs the bucket's region. Default `us-east-1`. */
+  region?: string;
+  /** Undefined uses the AWS SDK's default credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Path-style addressing; MinIO needs it. Default true when an endpoint is given. */
+  forcePathStyle?: boolean;
+  /** Sockets kept open to the store; shared by every upload of the process. Default 64. */
+  maxSockets?: number;
+  /** Part size of multipart uploads, and the size from which a file is streamed in parts. Default 16 MiB. */
+  partSize?: number;
+}
+
+// DeleteObjects refuses more than 1,000 keys in one call.
+const MAX_BULK_DELETE = 1000;
+const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+
+export function createS3Client(options: S3StorageOptions): S3Client {
+  const maxSockets = options.maxSockets ?? 64;
+  return new S3Client({
+    endpoint: options.endpoint,
+    region: options.region ?? 'us-east-1',
+    credentials: options.credentials,
+    forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+    // Temporal retries whole activities with backoff; the SDK's own retries cover blips only.
+    maxAttempts: 3,
+    // We keep our own sha256 per object, and aws-chunked trailers cost a copy per request.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
+      connectionTimeout: 10_000,
+      requestTimeout: 120_000,
+    }),
+  });
+}
+
+export class S3Storage implements Storage {
+  readonly description: string;
+  private readonly partSize: number;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    options: { endpoint?: string; partSize?: number } = {},
+  ) {
+    this.description = `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
+    this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
+  }
+
+  static open(options: S3StorageOptions): S3Storage {
+    return new S3Storage(createS3Client(options), options.bucket, options);
+  }
+
+  async checkAccess(): Promise<void> {
+    await this.call('check bucket', undefined, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+  }
+
+  async put(key: string, body: ObjectBody, options: WriteOptions): Promise<void> {
+    if (Buffer.isBuffer(body) || body.size < this.partSize) {
+      const bytes = Buffer.isBuffer(body) ? body : await readAll(body.open());
+      await this.call('write', key, () => this.client.send(new PutObjectCommand(this.putInput(key, bytes, options))));
+      return;
+    }
+    const upload = new Upload({
+      client: this.client,
+      params: this.putInput(key, body.open(), options),
+      partSize: this.partSize,
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    await this.call('write', key, () => upload.done());
+  }
+
+  async putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean> {
+    try {
+      await this.client.send(new PutObjectCommand({ ...this.putInput(key, body, options), IfNoneMatch: '*' }));
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 412) return false;
+      throw this.translate(err, 'write', key);
+    }
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      if (nameOf(err) === 'NoSuchKey') return undefined;
+      throw this.translate(err, 'read', key);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.bucket, Prefix: prefix });
+    try {
+      for await (const page of pages) {
+        for (const o of page.Contents ?? []) {
+          yield { key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+        }
+      }
+    } catch (err) {
+      throw this.translate(err, 'list', prefix);
+    }
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += MAX_BULK_DELETE) {
+      const chunk = keys.slice(i, i + MAX_BULK_DELETE);
+      const out = await this.call('delete', chunk[0], () =>
+        this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
+          }),
+        ),
+      );
+      const failed = out.Errors?.[0];
+      if (failed) {
+        throw new StorageError(
+          kindOfCode(failed.Code) ?? 'StorageError',
+          `could not delete ${failed.Key} from ${this.description}: ${failed.Code} ${failed.Message ?? ''}`.trim(),
+        );
+      }
+    }
+  }
+
+  private putInput(key: string, body: PutObjectCommandInput['Body'], options: WriteOptions): PutObjectCommandInput {
+    return {
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentType: options.contentType,
+      CacheControl: options.cacheControl,
+      Metadata: options.metadata,
+    };
+  }
+
+  private async call<T>(action: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.translate(err, action, key);
+    }
+  }
+
+  private translate(err: unknown, action: string, key: string | undefined): StorageError {
+    if (err instanceof StorageError) return err;
+    const where = key === undefined ? this.description : `${key} in ${this.description}`;
+    const kind = classify(err);
+    const hint: Record<StorageFailureKind, string> = {
+      AccessDenied: 'the credentials were refused; check the access key and secret (PUSHCACHE_AWS_* or -u/-c)',
+      BucketNotFound: `the bucket does not exist; create it or pass the right one with -b`,
+      StorageUnavailable: 'the object store did not answer; it will be retried',
+      StorageError: 'unexpected answer from the object store',
+    };
+    return new StorageError(kind, `${action} ${where} failed: ${hint[kind]} (${describe(err)})`, { cause: err });
+  }
+}
+
+const ACCESS_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden', 'InvalidToken', 'ExpiredToken']);
+const UNAVAILABLE_CODES = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'TimeoutError', 'XMinioServerNotInitialized']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+
+function kindOfCode(code: string | undefined): StorageFailureKind | undefined {
+  if (code === undefined) return undefined;
+  if (ACCESS_CODES.has(code)) return 'AccessDenied';
+  if (code === 'NoSuchBucket') return 'BucketNotFound';
+  if (UNAVAILABLE_CODES.has(code)) return 'StorageUnavailable';
+  return undefined;
+}
+
+function classify(err: unknown): StorageFailureKind {
+  const byName = kindOfCode(nameOf(err)) ?? kindOfCode(codeOf(err));
+  if (byName) return byName;
+  const status = statusOf(err);
+  // HeadBucket answers with a bare status and no error code.
+  if (status === 403) return 'AccessDenied';
+  if (status === 404 && nameOf(err) === 'NotFound') return 'BucketNotFound';
+  if (status !== undefined && (status >= 500 || status === 429)) return 'StorageUnavailable';
+  if (NETWORK_CODES.has(codeOf(err) ?? '')) return 'StorageUnavailable';
+  return 'StorageError';
+}
+
+function nameOf(err: unknown): string | undefined {
+  return (err as { name?: string })?.name;
+}
+function codeOf(err: unknown): string | undefined {
+  const e = err as { code?: string; Code?: string; cause?: { code?: string } };
+  return e?.code ?? e?.Code ?? e?.cause?.code;
+}
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+function describe(err: unknown): string {
+  const parts = [nameOf(err), codeOf(err), statusOf(err) ? `HTTP ${statusOf(err)}` : undefined];
+  const message = err instanceof Error && err.message && err.message !== 'UnknownError' ? err.message : undefined;
+  return [...new Set(parts.filter(Boolean)), message].filter(Boolean).join(': ');
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,35 @@
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+/** Where the bytes of an object come from; `open` may be called again when a write is retried. */
+export type ObjectBody = Buffer | { size: number; open: () => Readable };
+
+export interface WriteOptions {
+  contentType: string;
+  cacheControl: string;
+  /** Stored as `x-amz-meta-*`; values must be ASCII. */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * The narrow surface pushcache needs from an object store. Keys are full keys inside the
+ * bucket the backend was opened on.
+ */
+export interface Storage {
+  /** A human description such as `s3://frontend at http://127.0.0.1:9000`; never includes secrets. */
+  readonly description: string;
+  /** Fails with a permanent StorageError when the bucket is missing or the credentials are refused. */
+  checkAccess(): Promise<void>;
+  put(key: string, body: ObjectBody, options: WriteOptions): Promise<void>;
+  /** Writes only if no object has the key; resolves false when one already exists. */
+  putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean>;
+  /** Reads a small object whole; undefined when it does not exist. */
+  get(key: string): Promise<Buffer | undefined>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  delete(keys: readonly string[]): Promise<void>;
+}

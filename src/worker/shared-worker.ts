@@ -1,0 +1,32 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createStorageActivities } from '../activities/storage';
+import type { Storage } from '../storage/storage';
+
+/** Built by `npm run build`; production workers load it instead of bundling at start. */
+export const PREBUILT_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js');
+
+export interface SharedWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  openStorage: (bucket: string) => Storage;
+  /** Path of a prebuilt workflow bundle; default the one `npm run build` writes, else bundle now. */
+  workflowBundlePath?: string;
+  /** Extra Worker settings, e.g. concurrency limits. */
+  tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>;
+}
+
+/** The worker every publish and prune shares: workflows plus the activities that need only the bucket. */
+export async function createSharedWorker(options: SharedWorkerOptions): Promise<Worker> {
+  const bundle = options.workflowBundlePath ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createStorageActivities({ openStorage: options.openStorage }),
+    ...options.tuning,
+  });
+}

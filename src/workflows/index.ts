@@ -1,0 +1,1 @@
+export { PublishWorkflow, progressQuery } from './publish';
