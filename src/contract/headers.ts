@@ -25,7 +25,7 @@ export function contentType(relpath: string): string {
   const dot = base.lastIndexOf('.');
   if (dot <= 0 && !base.startsWith('.')) return 'application/octet-stream';
   const ext = base.slice(dot).toLowerCase();
-  return CONTRACT_TYPES[ext] ?? OVERRIDES[ext] ?? mime.contentType(ext) ?? 'application/octet-stream';
+  return CONTRACT_TYPES[ext] ?? OVERRIDES[ext] ?? (mime.contentType(ext) || 'application/octet-stream');
 }
 
 /** Entry files must be revalidated quickly: they decide which hashed chunks a browser loads. */

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { ensureBucket } from '../../src/dev/minio-server';
+import { createS3Client, S3Storage } from '../../src/storage/s3';
+import type { Storage } from '../../src/storage/storage';
+import { createSharedWorker } from '../../src/worker/shared-worker';
+
+/** Written by `npm run build`, which the test command runs first. */
+const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
+
+export interface TestServers {
+  dir: string;
+  temporalAddress: string;
+  minioEndpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+export const ENV_FILE = path.join(os.tmpdir(), `pushcache-test-servers-${process.getuid?.() ?? 0}.json`);
+
+export function testServers(): TestServers {
+  return JSON.parse(readFileSync(ENV_FILE, 'utf8')) as TestServers;
+}
+
+let runtimeInstalled = false;
+/** Keeps the SDK quiet in test output; call before the first connection. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+}
+
+/** A fresh bucket per test file, so tests never see each other's objects. */
+export async function newBucket(prefix = 'test'): Promise<string> {
+  const { minioEndpoint, credentials } = testServers();
+  const bucket = `${prefix}-${randomUUID().slice(0, 8)}`;
+  const client = createS3Client({ endpoint: minioEndpoint, bucket, credentials });
+  await ensureBucket(client, bucket);
+  client.destroy();
+  return bucket;
+}
+
+export function openTestStorage(bucket: string, credentials = testServers().credentials): S3Storage {
+  return S3Storage.open({ endpoint: testServers().minioEndpoint, bucket, credentials });
+}
+
+export interface Harness {
+  connection: NativeConnection;
+  client: Client;
+  taskQueue: string;
+  worker: Worker;
+  running: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Connects to the test Temporal and runs a shared worker on a task queue of its own. */
+export async function startHarness(options: { openStorage?: (bucket: string) => Storage } = {}): Promise<Harness> {
+  quietRuntime();
+  const connection = await NativeConnection.connect({ address: testServers().temporalAddress });
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await createSharedWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    openStorage: options.openStorage ?? ((bucket) => openTestStorage(bucket)),
+    workflowBundlePath: WORKFLOW_BUNDLE,
+  });
+  const running = worker.run();
+  return {
+    connection,
+    client: new Client({ connection, namespace: 'default' }),
+    taskQueue,
+    worker,
+    running,
+    async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+export async function listKeys(storage: Storage, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of storage.list(prefix)) keys.push(o.key);
+  return keys.sort();
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { createStorageActivities } from '../../src/activities/storage';
+import { PUBLISH_DEFAULTS, resolvePublishSettings } from '../../src/config';
+import { cacheControl, contentType } from '../../src/contract/headers';
+import { dataKey, ENTRY_POINT, manifestPrefix, stagingPrefix, stagingKey } from '../../src/contract/keys';
+import { parseManifest } from '../../src/contract/manifest';
+import { StorageError } from '../../src/errors';
+import { populate, type PopulateOutcome } from '../../src/job/populate';
+import { scanSource } from '../../src/source/scan';
+import type { Storage } from '../../src/storage/storage';
+import { createFilesWorker } from '../../src/worker/files-worker';
+import type { PublishInput } from '../../src/workflows/types';
+import { RecordingStorage } from '../helpers/recording-storage';
+import { listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { copyExample, generatedTree, readLocal, readObject, sha256 } from '../helpers/trees';
+
+jest.setTimeout(120_000);
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness();
+});
+afterAll(async () => harness?.close());
+
+async function publish(options: { source: string; app: string; image?: string; bucket: string; storage?: Storage; extra?: Record<string, string> }): Promise<PopulateOutcome> {
+  const settings = resolvePublishSettings({ source: options.source, prefix: options.app, image: options.image ?? '', ...options.extra });
+  return populate(settings, {
+    client: harness.client,
+    connection: harness.connection,
+    storage: options.storage ?? openTestStorage(options.bucket),
+    bucket: options.bucket,
+    temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: harness.taskQueue },
+    report: () => undefined,
+    progressIntervalMs: 100,
+  });
+}
+
+describe('PublishWorkflow against Temporal and MinIO', () => {
+  it('publishes every file byte for byte with the contract headers and a valid manifest', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const tree = await scanSource(source);
+    const outcome = await publish({ source, app: 'example', image: 'quay.io/org/example:abc', bucket });
+
+    const storage = openTestStorage(bucket);
+    expect(await listKeys(storage, 'data/example/')).toEqual(tree.files.map((f) => dataKey('example', f.path)).sort());
+    for (const file of tree.files) {
+      const stored = await readObject(bucket, dataKey('example', file.path));
+      expect(sha256(stored.body)).toBe(sha256(readLocal(source, file.path)));
+      expect(stored.contentType).toBe(contentType(file.path));
+      expect(stored.cacheControl).toBe(cacheControl(file.path, 86400));
+      expect(stored.metadata?.sha256).toBe(file.sha256);
+    }
+    expect((await readObject(bucket, 'data/example/index.html')).contentType).toBe('text/html; charset=utf-8');
+    expect((await readObject(bucket, 'data/example/fed-mods.json')).cacheControl).toBe('public, max-age=60, stale-while-revalidate=300');
+
+    const manifests = await listKeys(storage, manifestPrefix('example'));
+    expect(manifests).toEqual([outcome.manifestKey]);
+    const raw = JSON.parse((await readObject(bucket, outcome.manifestKey)).body.toString());
+    expect(raw.files.sort()).toEqual(tree.files.map((f) => f.path).sort());
+    expect(raw.image).toBe('quay.io/org/example:abc');
+    expect(raw.timestamp).toBe(Number(outcome.manifestKey.split('/').pop()));
+    expect(Math.abs(raw.timestamp - Date.now() / 1000)).toBeLessThan(600);
+    expect(parseManifest(outcome.manifestKey, JSON.stringify(raw)).sha256?.['index.html']).toBe(tree.files.find((f) => f.path === 'index.html')!.sha256);
+    // The staging record is gone once the manifest is in place.
+    expect(await listKeys(storage, stagingPrefix('example'))).toEqual([]);
+  });
+
+  it('writes fed-mods.json only after every other file, and the manifest after fed-mods.json', async () => {
+    const bucket = await newBucket();
+    const recording = new RecordingStorage(openTestStorage(bucket));
+    const shared = new RecordingStorage(openTestStorage(bucket), recording.events);
+    const local = await startHarness({ openStorage: () => shared });
+    try {
+      const source = generatedTree(120, 512);
+      const settings = resolvePublishSettings({ source, prefix: 'ordered', batchFiles: '10', batchParallelism: '4', uploadConcurrency: '4' });
+      await populate(settings, {
+        client: local.client,
+        connection: local.connection,
+        storage: recording,
+        bucket,
+        temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: local.taskQueue },
+        report: () => undefined,
+      });
+    } finally {
+      await local.close();
+    }
+    const isData = (k: string) => k.startsWith('data/ordered/') && !k.endsWith(ENTRY_POINT);
+    const fedModsStart = recording.indexOf((k) => k === 'data/ordered/fed-mods.json', 'start');
+    const fedModsEnd = recording.indexOf((k) => k === 'data/ordered/fed-mods.json', 'end');
+    expect(recording.events.filter((e) => e.phase === 'end' && isData(e.key))).toHaveLength(121);
+    expect(recording.lastIndexOf(isData, 'end')).toBeLessThan(fedModsStart);
+    expect(recording.lastIndexOf(isData, 'start')).toBeLessThan(fedModsStart);
+    // The shared worker writes the manifest only after the Job's fed-mods.json write finished.
+    const manifestStart = recording.indexOf((k) => k.startsWith('manifests/ordered/'), 'start');
+    expect(fedModsEnd).toBeGreaterThan(fedModsStart);
+    expect(manifestStart).toBeGreaterThan(fedModsEnd);
+    expect(recording.events.at(-1)).toMatchObject({ phase: 'end' });
+    expect(recording.events.at(-1)!.key).toMatch(/^manifests\/ordered\/\d+$/);
+  });
+
+  it('publishes the same tree again without losing the first manifest', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const first = await publish({ source, app: 'again', image: 'img:1', bucket });
+    const second = await publish({ source, app: 'again', image: 'img:1', bucket });
+    expect(second.runId).not.toBe(first.runId);
+    expect(second.manifestKey).not.toBe(first.manifestKey);
+    expect(await listKeys(openTestStorage(bucket), manifestPrefix('again'))).toEqual([first.manifestKey, second.manifestKey].sort());
+  });
+
+  it('gives two builds of one app started in the same second their own manifests', async () => {
+    const bucket = await newBucket();
+    const storage = openTestStorage(bucket);
+    const acts = createStorageActivities({ openStorage: () => storage });
+    const files = [{ path: 'a.js', size: 1, sha256: 'a'.repeat(64) }];
+    for (const publishId of ['run-a', 'run-b']) {
+      const record = { version: 1, publishId, app: 'same', image: publishId, timestamp: 1700000000, listDigest: 'd', files };
+      await storage.put(stagingKey('same', publishId), Buffer.from(JSON.stringify(record)), { contentType: 'application/json', cacheControl: 'no-store' });
+    }
+    const a = await acts.commitManifest({ bucket, app: 'same', stagingKey: stagingKey('same', 'run-a'), publishId: 'run-a', timestamp: 1700000000 });
+    const b = await acts.commitManifest({ bucket, app: 'same', stagingKey: stagingKey('same', 'run-b'), publishId: 'run-b', timestamp: 1700000000 });
+    expect(a.manifestKey).toBe('manifests/same/1700000000');
+    expect(b.manifestKey).toBe('manifests/same/1700000001');
+    // A retried commit of a publish that already committed finds its own manifest instead of writing another.
+    const again = await acts.commitManifest({ bucket, app: 'same', stagingKey: stagingKey('same', 'run-b'), publishId: 'run-b', timestamp: 1700000000 });
+    expect(again).toEqual(b);
+    expect(await listKeys(storage, 'manifests/same/')).toEqual(['manifests/same/1700000000', 'manifests/same/1700000001']);
+    const bodyB = parseManifest(b.manifestKey, (await storage.get(b.manifestKey))!.toString());
+    expect(bodyB).toMatchObject({ image: 'run-b', timestamp: 1700000001, publishId: 'run-b' });
+  });
+});
+
+describe('bad input fails fast and writes nothing', () => {
+  it('refuses a missing source directory before starting anything', async () => {
+    const bucket = await newBucket();
+    await expect(publish({ source: '/nonexistent/build', app: 'x', bucket })).rejects.toThrow(/source directory \/nonexistent\/build does not exist/);
+    expect(await listKeys(openTestStorage(bucket), '')).toEqual([]);
+  });
+
+  it('refuses wrong credentials with a message that names the fix but not the secret', async () => {
+    const bucket = await newBucket();
+    const wrong = openTestStorage(bucket, { accessKeyId: 'pushcache-test', secretAccessKey: 'wrong-secret-value' });
+    const err = await publish({ source: copyExample(), app: 'x', bucket, storage: wrong }).catch((e) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err.kind).toBe('AccessDenied');
+    expect(err.message).toMatch(/credentials were refused/);
+    expect(err.message).not.toContain('wrong-secret-value');
+  });
+
+  it('refuses a missing bucket', async () => {
+    const err = await publish({ source: copyExample(), app: 'x', bucket: 'no-such-bucket-here' }).catch((e) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err.kind).toBe('BucketNotFound');
+    expect(err.message).toMatch(/bucket does not exist/);
+  });
+
+  it('fails a workflow given a bad app name on the first attempt, without retries', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const taskQueue = `files-${randomUUID()}`;
+    const worker = await createFilesWorker({ connection: harness.connection, namespace: 'default', taskQueue, batchParallelism: 2, storage: openTestStorage(bucket) });
+    const input: PublishInput = {
+      app: '../escape',
+      bucket,
+      image: '',
+      sourceDir: source,
+      filesTaskQueue: taskQueue,
+      cacheMaxAge: 86400,
+      batchLimits: { maxFiles: 10, maxBytes: 1 << 20 },
+      batchParallelism: 2,
+      uploadConcurrency: 2,
+      maxAttempts: 10,
+      heartbeatTimeout: PUBLISH_DEFAULTS.heartbeatTimeout,
+      jobAbsenceTimeout: '1m',
+    };
+    const handle = await harness.client.workflow.start('PublishWorkflow', { workflowId: `bad-${randomUUID()}`, taskQueue: harness.taskQueue, args: [input] });
+    const err = await worker.runUntil(handle.result().catch((e) => e));
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(String(err.cause?.message)).toMatch(/staging the build failed: app name "..\/escape" is not allowed/);
+    const history = await handle.fetchHistory();
+    const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    expect(attempts).toEqual([1]);
+    expect(await listKeys(openTestStorage(bucket), '')).toEqual([]);
+  });
+
+  it('fails fast when the shared worker is refused by the bucket, and the build never goes live', async () => {
+    const bucket = await newBucket();
+    const refused = await startHarness({ openStorage: (b) => openTestStorage(b, { accessKeyId: 'nobody', secretAccessKey: 'nothing-at-all' }) });
+    try {
+      const settings = resolvePublishSettings({ source: copyExample(), prefix: 'refused' });
+      const err = await populate(settings, {
+        client: refused.client,
+        connection: refused.connection,
+        storage: openTestStorage(bucket),
+        bucket,
+        temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: refused.taskQueue },
+        report: () => undefined,
+      }).catch((e) => e);
+      expect(err.message).toMatch(/writing the manifest failed: .*credentials were refused/);
+      expect(err.message).not.toContain('nothing-at-all');
+    } finally {
+      await refused.close();
+    }
+    // The files are there but no manifest: the build never went live.
+    expect(await listKeys(openTestStorage(bucket), 'manifests/')).toEqual([]);
+  });
+
+  it('rejects a tree that changed after staging instead of publishing a mix', async () => {
+    const bucket = await newBucket();
+    const source = generatedTree(30, 100);
+    const storage = openTestStorage(bucket);
+    const { createFileActivities } = await import('../../src/activities/files');
+    const acts = createFileActivities({ storage });
+    const staged = await acts.stageBuild({ app: 'changing', sourceDir: source, image: '', timestamp: 1, publishId: 'p', batchLimits: { maxFiles: 10, maxBytes: 1 << 20 } });
+    writeFileSync(path.join(source, 'index.html'), '<html>changed</html>');
+    const fresh = createFileActivities({ storage }); // a restarted Job: no cached scan
+    await expect(fresh.uploadEntryPoint({ app: 'changing', sourceDir: source, listDigest: staged.listDigest, cacheMaxAge: 1 })).rejects.toThrow(/changed after this publish staged them/);
+  });
+});

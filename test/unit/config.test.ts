@@ -1,0 +1,106 @@
+import { resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+
+describe('storage settings', () => {
+  it('defaults to a local MinIO and the frontend bucket', () => {
+    expect(resolveStorageSettings({}, {})).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      bucket: 'frontend',
+      region: 'us-east-1',
+      credentials: undefined,
+      credentialSource: 'the AWS default credential chain',
+    });
+  });
+
+  it('builds the endpoint from -a/-p and uses TLS on 443', () => {
+    expect(resolveStorageSettings({ hostname: 'minio.svc', port: '9000' }, {}).endpoint).toBe('http://minio.svc:9000');
+    expect(resolveStorageSettings({ hostname: 's3.example', port: '443' }, {}).endpoint).toBe('https://s3.example:443');
+    expect(resolveStorageSettings({ hostname: 'h', port: '443', scheme: 'http' }, {}).endpoint).toBe('http://h:443');
+    expect(resolveStorageSettings({ endpoint: 'https://x.example/', hostname: 'ignored' }, {}).endpoint).toBe('https://x.example');
+  });
+
+  it("falls back to the operator's PUSHCACHE_AWS_* settings", () => {
+    const s = resolveStorageSettings(
+      {},
+      {
+        PUSHCACHE_AWS_ENDPOINT: 'minio.ns.svc',
+        PUSHCACHE_AWS_PORT: '443',
+        PUSHCACHE_AWS_BUCKET_NAME: 'assets',
+        PUSHCACHE_AWS_REGION: 'eu-west-1',
+        PUSHCACHE_AWS_ACCESS_KEY_ID: 'AK',
+        PUSHCACHE_AWS_SECRET_ACCESS_KEY: 'SK',
+      },
+    );
+    expect(s).toMatchObject({
+      endpoint: 'https://minio.ns.svc:443',
+      bucket: 'assets',
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+      credentialSource: 'PUSHCACHE_AWS_* environment',
+    });
+  });
+
+  it('lets flags win over the environment', () => {
+    const s = resolveStorageSettings(
+      { username: 'u', password: 'p', bucket: 'b-flag' },
+      { PUSHCACHE_AWS_ACCESS_KEY_ID: 'AK', PUSHCACHE_AWS_SECRET_ACCESS_KEY: 'SK', PUSHCACHE_AWS_BUCKET_NAME: 'b-env' },
+    );
+    expect(s.credentials).toEqual({ accessKeyId: 'u', secretAccessKey: 'p' });
+    expect(s.bucket).toBe('b-flag');
+  });
+
+  it('reports every problem at once and never echoes the secret', () => {
+    let error: ConfigError | undefined;
+    try {
+      resolveStorageSettings({ mode: 'valkey', port: 'x', bucket: 'Bad_Bucket', password: 'hunter2-secret' }, {});
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toHaveLength(4);
+    expect(error!.message).toMatch(/mode/);
+    expect(error!.message).toMatch(/port/);
+    expect(error!.message).toMatch(/bucket/);
+    expect(error!.message).toMatch(/credentials are incomplete/);
+    expect(error!.message).not.toContain('hunter2-secret');
+  });
+});
+
+describe('temporal settings', () => {
+  it('reads TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, flags first', () => {
+    expect(resolveTemporalSettings({}, { TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'fe' })).toEqual({
+      address: 'temporal:7233',
+      namespace: 'fe',
+      taskQueue: 'pushcache',
+      uiUrl: undefined,
+    });
+    expect(resolveTemporalSettings({ temporalAddress: 'a:1' }, { TEMPORAL_ADDRESS: 'b:2' }).address).toBe('a:1');
+    expect(() => resolveTemporalSettings({ temporalAddress: 'no-port' }, {})).toThrow(/host:port/);
+  });
+});
+
+describe('publish settings', () => {
+  it("applies valpop's defaults", () => {
+    expect(resolvePublishSettings({ source: '/assets', prefix: 'app' })).toMatchObject({
+      source: '/assets',
+      app: 'app',
+      image: '',
+      timeout: 30,
+      minAssetRecords: 3,
+      cacheMaxAge: 86400,
+    });
+  });
+
+  it.each([
+    [{ prefix: 'app' }, /-s\/--source is required/],
+    [{ source: '/a' }, /-r\/--prefix .* is required/],
+    [{ source: '/a', prefix: '../x' }, /not allowed/],
+    [{ source: '/a', prefix: '' }, /empty/],
+    [{ source: '/a', prefix: 'a/b' }, /not allowed/],
+    [{ source: '/a', prefix: 'a', minAssetRecords: '-1' }, /min-asset-records/],
+    [{ source: '/a', prefix: 'a', heartbeatTimeout: 'soon' }, /heartbeat-timeout/],
+  ])('rejects %j', (options, message) => {
+    expect(() => resolvePublishSettings(options)).toThrow(ConfigError);
+    expect(() => resolvePublishSettings(options)).toThrow(message);
+  });
+});
