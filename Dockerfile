@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# Build: compile TypeScript and bundle workflow code once, so workers start without webpack.
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# Runtime: production dependencies only, non-root.
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /app/package.json ./
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root example ./example
+# `valpop` is an alias so the operator's existing command line (`valpop populate ...`) works unchanged.
+RUN chmod +x dist/cli/main.js \
+ && ln -s /app/dist/cli/main.js /usr/local/bin/pushcache \
+ && ln -s /app/dist/cli/main.js /usr/local/bin/valpop
+USER node
+ENTRYPOINT ["pushcache"]
+CMD ["--help"]
