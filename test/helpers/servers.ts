@@ -57,10 +57,10 @@ export interface Harness {
 }
 
 /** Connects to the test Temporal and runs a shared worker on a task queue of its own. */
-export async function startHarness(options: { openStorage?: (bucket: string) => Storage } = {}): Promise<Harness> {
+export async function startHarness(options: { openStorage?: (bucket: string) => Storage; taskQueue?: string } = {}): Promise<Harness> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: testServers().temporalAddress });
-  const taskQueue = `test-${randomUUID()}`;
+  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const worker = await createSharedWorker({
     connection,
     namespace: 'default',
