@@ -57,9 +57,11 @@ export interface Harness {
 }
 
 /** Connects to the test Temporal and runs a shared worker on a task queue of its own. */
-export async function startHarness(options: { openStorage?: (bucket: string) => Storage; taskQueue?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  options: { openStorage?: (bucket: string) => Storage; taskQueue?: string; temporalAddress?: string } = {},
+): Promise<Harness> {
   quietRuntime();
-  const connection = await NativeConnection.connect({ address: testServers().temporalAddress });
+  const connection = await NativeConnection.connect({ address: options.temporalAddress ?? testServers().temporalAddress });
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const worker = await createSharedWorker({
     connection,

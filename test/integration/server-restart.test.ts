@@ -1,0 +1,53 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dataPrefix, manifestPrefix } from '../../src/contract/keys';
+import { freePort } from '../../src/dev/process';
+import { startTemporalDev, type TemporalDevServer } from '../../src/dev/temporal-server';
+import { startCli } from '../helpers/cli';
+import { listKeys, newBucket, openTestStorage, startHarness, testServers } from '../helpers/servers';
+import { generatedTree } from '../helpers/trees';
+
+jest.setTimeout(240_000);
+
+it('finishes a publish across a restart of the Temporal server (SQLite history)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcache-restart-'));
+  const port = await freePort();
+  const start = () => startTemporalDev({ port, dbFile: path.join(dir, 'temporal.db'), logDir: dir });
+  let server: TemporalDevServer = await start();
+  const harness = await startHarness({ temporalAddress: server.address });
+  try {
+    const bucket = await newBucket('restart');
+    const { credentials, minioEndpoint } = testServers();
+    const job = startCli(
+      ['populate', '-s', generatedTree(1500, 1024), '-r', 'restarted', '-i', 'img:restart',
+        '--batch-files', '40', '--batch-parallelism', '1', '--upload-concurrency', '1', '--heartbeat-timeout', '5s'],
+      {
+        TEMPORAL_ADDRESS: server.address,
+        PUSHCACHE_TASK_QUEUE: harness.taskQueue,
+        PUSHCACHE_AWS_ENDPOINT: minioEndpoint,
+        PUSHCACHE_AWS_BUCKET_NAME: bucket,
+        PUSHCACHE_AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        PUSHCACHE_AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      },
+    );
+    let progressed = false;
+    job.onLine((line) => {
+      if (/uploading: [1-9]\d*\//.test(line)) progressed = true;
+    });
+    while (!progressed) await sleep(50);
+    await server.process.stop();
+    await sleep(1000);
+    server = await start();
+
+    const r = await job.result;
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(await listKeys(openTestStorage(bucket), manifestPrefix('restarted'))).toHaveLength(1);
+    expect(await listKeys(openTestStorage(bucket), dataPrefix('restarted'))).toHaveLength(1502);
+  } finally {
+    await harness.close();
+    await server.process.stop();
+  }
+});
