@@ -45,7 +45,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     batchParallelism: settings.batchParallelism,
     storage: deps.storage,
     // The tree was just scanned; the first stage reuses it rather than hashing everything twice.
-    scan: async (root) => (root === settings.source && tree.listDigest ? tree : scanSource(root)),
+    scan: async (root) => (root === settings.source ? tree : scanSource(root)),
   });
 
   const attached = await isRunning(deps.client, workflowId);

@@ -127,3 +127,16 @@ describe('pushcache populate (the Job)', () => {
     expect(CLI).toMatch(/main\.js$/);
   });
 });
+
+describe('pushcache worker', () => {
+  it('polls its task queue and stops gracefully on SIGTERM', async () => {
+    const { startCli } = await import('../helpers/cli');
+    const worker = startCli(['worker', '--task-queue', `cli-worker-${Date.now()}`], { ...connection(), ...credentialsEnv() });
+    await new Promise<void>((resolve) => worker.onLine((line) => line.includes('worker polling') && resolve()));
+    worker.child.kill('SIGTERM');
+    const r = await worker.result;
+    expect(r.code).toBe(0);
+    expect(lastLine(r.stdout)).toBe('pushcache: worker stopped');
+    expect(r.stdout + r.stderr).not.toContain(testServers().credentials.secretAccessKey);
+  });
+});

@@ -112,6 +112,31 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     expect(await listKeys(openTestStorage(bucket), manifestPrefix('again'))).toEqual([first.manifestKey, second.manifestKey].sort());
   });
 
+  it('streams a file above the multipart threshold and stores it byte for byte', async () => {
+    const bucket = await newBucket();
+    const source = generatedTree(3, 100);
+    const big = Buffer.alloc(40 * 1024 * 1024 + 12345);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE((i * 2654435761) >>> 0, i);
+    writeFileSync(path.join(source, 'big.wasm'), big);
+    await publish({ source, app: 'big', bucket });
+    const stored = await readObject(bucket, 'data/big/big.wasm');
+    expect(stored.body.length).toBe(big.length);
+    expect(sha256(stored.body)).toBe(sha256(big));
+    expect(stored.metadata?.sha256).toBe(sha256(big));
+    expect(stored.contentType).toBe('application/wasm');
+  });
+
+  it('keeps file names and contents out of the workflow history', async () => {
+    const bucket = await newBucket();
+    const source = generatedTree(400, 64);
+    const outcome = await publish({ source, app: 'lean', bucket, extra: { batchFiles: '100' } });
+    const history = await harness.client.workflow.getHandle(outcome.workflowId, outcome.runId).fetchHistory();
+    const text = JSON.stringify(history);
+    expect(text).not.toContain('c123.7b.js');
+    expect(text).not.toContain('chunks/');
+    expect(history.events!.length).toBeLessThan(60);
+  });
+
   it('gives two builds of one app started in the same second their own manifests', async () => {
     const bucket = await newBucket();
     const storage = openTestStorage(bucket);
