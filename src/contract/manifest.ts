@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CorruptRecordError } from '../errors';
 import { relPathProblem } from './names';
+import { checkRecord, parseJsonObject } from './records';
 
 /** Per-file facts pushcache adds to the manifest; valpop's decoder ignores unknown fields. */
 export const FileRecordSchema = z.object({
@@ -33,23 +34,12 @@ export interface Manifest {
 }
 
 export function parseManifest(key: string, body: string): Manifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (err) {
-    throw new CorruptRecordError(key, `not JSON (${(err as Error).message})`);
-  }
+  const json = parseJsonObject(key, body);
   const legacy = LegacyManifestSchema.safeParse(json);
-  const manifest: Manifest = legacy.success ? { files: legacy.data, image: '' } : parseCurrent(key, json);
+  const manifest: Manifest = legacy.success ? { files: legacy.data, image: '' } : checkRecord(key, CurrentManifestSchema, json);
   const bad = manifest.files.find((f) => relPathProblem(f) !== undefined);
   if (bad !== undefined) throw new CorruptRecordError(key, `lists an unsafe path ${JSON.stringify(bad)}`);
   return manifest;
-}
-
-function parseCurrent(key: string, json: unknown): Manifest {
-  const parsed = CurrentManifestSchema.safeParse(json);
-  if (!parsed.success) throw new CorruptRecordError(key, z.prettifyError(parsed.error).replace(/\n/g, ' '));
-  return parsed.data;
 }
 
 export interface ManifestInput {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { CorruptRecordError } from '../errors';
 import { FileRecordSchema, type FileRecord } from './manifest';
+import { checkRecord, parseJsonObject } from './records';
 
 /**
  * A staging record is written before the first upload of a publish and removed when its
@@ -20,15 +20,7 @@ export const StagingRecordSchema = z.object({
 export type StagingRecord = z.infer<typeof StagingRecordSchema>;
 
 export function parseStagingRecord(key: string, body: string): StagingRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (err) {
-    throw new CorruptRecordError(key, `not JSON (${(err as Error).message})`);
-  }
-  const parsed = StagingRecordSchema.safeParse(json);
-  if (!parsed.success) throw new CorruptRecordError(key, z.prettifyError(parsed.error).replace(/\n/g, ' '));
-  return parsed.data;
+  return checkRecord(key, StagingRecordSchema, parseJsonObject(key, body));
 }
 
 export type { FileRecord };

@@ -26,13 +26,18 @@ export interface S3StorageOptions {
   forcePathStyle?: boolean;
   /** Sockets kept open to the store; shared by every upload of the process. Default 64. */
   maxSockets?: number;
-  /** Part size of multipart uploads, and the size from which a file is streamed in parts. Default 16 MiB. */
+  /** Part size of multipart uploads, and the size from which a file is uploaded in parts. Default 8 MiB. */
   partSize?: number;
 }
 
 // DeleteObjects refuses more than 1,000 keys in one call.
 const MAX_BULK_DELETE = 1000;
-const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+// Below this, bodies are read into memory: cheap, and the SDK can retry a request with a buffer.
+// Above it they stream from disk, since a consumed stream cannot be resent.
+const BUFFER_LIMIT = 1024 * 1024;
+// Parts in flight per multipart upload; each holds one part in memory.
+const PARTS_IN_FLIGHT = 2;
 
 export function createS3Client(options: S3StorageOptions): S3Client {
   const maxSockets = options.maxSockets ?? 64;
@@ -77,16 +82,21 @@ export class S3Storage implements Storage {
   }
 
   async put(key: string, body: ObjectBody, options: WriteOptions): Promise<void> {
-    if (Buffer.isBuffer(body) || body.size < this.partSize) {
+    if (Buffer.isBuffer(body) || body.size < BUFFER_LIMIT) {
       const bytes = Buffer.isBuffer(body) ? body : await readAll(body.open());
       await this.call('write', key, () => this.client.send(new PutObjectCommand(this.putInput(key, bytes, options))));
+      return;
+    }
+    if (body.size < this.partSize) {
+      const input = { ...this.putInput(key, body.open(), options), ContentLength: body.size };
+      await this.call('write', key, () => this.client.send(new PutObjectCommand(input)));
       return;
     }
     const upload = new Upload({
       client: this.client,
       params: this.putInput(key, body.open(), options),
       partSize: this.partSize,
-      queueSize: 4,
+      queueSize: PARTS_IN_FLIGHT,
       leavePartsOnError: false,
     });
     await this.call('write', key, () => upload.done());

@@ -118,7 +118,9 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     const big = Buffer.alloc(40 * 1024 * 1024 + 12345);
     for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE((i * 2654435761) >>> 0, i);
     writeFileSync(path.join(source, 'big.wasm'), big);
+    writeFileSync(path.join(source, 'mid.bin'), big.subarray(0, 3 * 1024 * 1024 + 7)); // streamed in one PUT
     await publish({ source, app: 'big', bucket });
+    expect(sha256((await readObject(bucket, 'data/big/mid.bin')).body)).toBe(sha256(big.subarray(0, 3 * 1024 * 1024 + 7)));
     const stored = await readObject(bucket, 'data/big/big.wasm');
     expect(stored.body.length).toBe(big.length);
     expect(sha256(stored.body)).toBe(sha256(big));
