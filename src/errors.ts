@@ -13,7 +13,6 @@ export const PERMANENT_FAILURE_TYPES = [
   'BucketNotFound',
   'CorruptRecord',
 ] as const;
-export type PermanentFailureType = (typeof PERMANENT_FAILURE_TYPES)[number];
 
 export abstract class PushcacheError extends Error {
   abstract readonly type: string;

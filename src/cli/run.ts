@@ -1,4 +1,4 @@
-import { ConfigError, InvalidNameError, SourceError, isPushcacheError, oneLine } from '../errors';
+import { ConfigError, InvalidNameError, SourceError, oneLine } from '../errors';
 
 /** Exit codes a Kubernetes operator can tell apart. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
@@ -19,5 +19,5 @@ export async function runCommand(action: () => Promise<void>): Promise<never> {
 }
 
 function isBadInput(err: unknown): boolean {
-  return err instanceof ConfigError || err instanceof InvalidNameError || err instanceof SourceError || (isPushcacheError(err) && err.type === 'ConfigError');
+  return err instanceof ConfigError || err instanceof InvalidNameError || err instanceof SourceError;
 }

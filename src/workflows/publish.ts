@@ -16,8 +16,9 @@ import type { PublishInput, PublishProgress, PublishResult } from './types';
 
 export const progressQuery = defineQuery<PublishProgress>('progress');
 
-// Mirrors PERMANENT_FAILURE_TYPES in src/errors.ts; workflow code may import only types.
-const PERMANENT = ['ConfigError', 'InvalidName', 'SourceError', 'SourceChanged', 'AccessDenied', 'BucketNotFound', 'CorruptRecord'];
+// Mirrors PERMANENT_FAILURE_TYPES in src/errors.ts (a unit test keeps them equal); workflow
+// code may import only @temporalio/workflow and types.
+export const PERMANENT = ['ConfigError', 'InvalidName', 'SourceError', 'SourceChanged', 'AccessDenied', 'BucketNotFound', 'CorruptRecord'];
 
 /**
  * Publishes one build: every file, then fed-mods.json, then the manifest.
