@@ -10,6 +10,7 @@ describe('workflow code imports', () => {
   it.each(files)('%s imports only @temporalio/workflow, types, and other workflow files', (file) => {
     const source = readFileSync(path.join(WORKFLOWS, file), 'utf8');
     const imports = [...source.matchAll(/^(import|export)\s+(type\s+)?[^'"]*?from\s+'([^']+)'/gm)];
+    expect(imports.length).toBeGreaterThan(0);
     for (const [, , typeOnly, from] of imports) {
       const allowed = typeOnly !== undefined || from === '@temporalio/workflow' || (from.startsWith('./') && !from.includes('..'));
       expect({ file, from, allowed }).toEqual({ file, from, allowed: true });
