@@ -93,8 +93,18 @@ export function isPushcacheError(err: unknown): err is PushcacheError {
   return err instanceof PushcacheError;
 }
 
-/** The innermost useful message of an error chain, on one line. */
+/**
+ * An error as one line. pushcache's own messages are complete; a library's (the Temporal
+ * client's "Failed to start Workflow") gets the messages of its causes appended.
+ */
 export function oneLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.replace(/\s+/g, ' ').trim();
+  const parts: string[] = [];
+  let current: unknown = err;
+  while (current !== undefined && parts.length < 5) {
+    const message = current instanceof Error ? current.message : String(current);
+    if (message && !parts.some((p) => p.includes(message))) parts.push(message);
+    if (isPushcacheError(current) || !(current instanceof Error)) break;
+    current = current.cause;
+  }
+  return parts.join(': ').replace(/\s+/g, ' ').trim();
 }

@@ -36,6 +36,7 @@ async function runPopulate(options: RawOptions): Promise<void> {
       report: (line) => console.log(`pushcache: ${line}`),
     });
   } finally {
-    await connection.close();
+    // Never let a failed close hide the error that ended the Job.
+    await connection.close().catch(() => undefined);
   }
 }

@@ -10,6 +10,8 @@ export interface TemporalDevOptions {
   /** SQLite file that keeps runs across restarts; undefined keeps them in memory. */
   dbFile?: string;
   namespace?: string;
+  /** Register the search attributes runs are filtered by in the UI. Default true. */
+  registerSearchAttributes?: boolean;
   logDir: string;
 }
 
@@ -25,8 +27,9 @@ export async function startTemporalDev(options: TemporalDevOptions): Promise<Tem
   if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort), '--ui-ip', host);
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  // Search attributes that runs are filtered by in the UI.
-  args.push('--search-attribute', 'PushcacheApp=Keyword', '--search-attribute', 'PushcacheImage=Keyword');
+  if (options.registerSearchAttributes !== false) {
+    args.push('--search-attribute', 'PushcacheApp=Keyword', '--search-attribute', 'PushcacheImage=Keyword');
+  }
   const logFile = path.join(options.logDir, `temporal-${options.port}.log`);
   const proc = startProcess('temporal', findBinary('temporal'), args, { logFile });
   await waitUntil(`Temporal dev server on ${host}:${options.port}`, () => isListening(host, options.port), {

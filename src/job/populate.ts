@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { dataPrefix } from '../contract/keys';
+import { oneLine } from '../errors';
 import type { PublishSettings, TemporalSettings } from '../config';
 import { scanSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
@@ -38,18 +39,8 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
 
   const workflowId = publishWorkflowId(settings.app, settings.image, tree.listDigest);
   const taskQueue = filesTaskQueue(workflowId);
-  const worker = await createFilesWorker({
-    connection: deps.connection,
-    namespace: deps.temporal.namespace,
-    taskQueue,
-    batchParallelism: settings.batchParallelism,
-    storage: deps.storage,
-    // The tree was just scanned; the first stage reuses it rather than hashing everything twice.
-    scan: async (root) => (root === settings.source ? tree : scanSource(root)),
-  });
-
   const attached = await isRunning(deps.client, workflowId);
-  const handle = await deps.client.workflow.start<typeof PublishWorkflow>('PublishWorkflow', {
+  const options = {
     workflowId,
     taskQueue: deps.temporal.taskQueue,
     args: [
@@ -71,14 +62,35 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     ],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    searchAttributes: { PushcacheApp: [settings.app], ...(settings.image ? { PushcacheImage: [settings.image] } : {}) },
     memo: { app: settings.app, image: settings.image, files: tree.files.length, bytes: tree.totalBytes },
-  });
+  } as const;
+  const searchAttributes = { PushcacheApp: [settings.app], ...(settings.image ? { PushcacheImage: [settings.image] } : {}) };
+  let handle;
+  try {
+    handle = await deps.client.workflow.start<typeof PublishWorkflow>('PublishWorkflow', { ...options, searchAttributes });
+  } catch (err) {
+    // A namespace without pushcache's search attributes must not stop a publish; runs are
+    // then just not filterable by app in the UI.
+    if (!/search attribute/i.test(oneLine(err))) throw err;
+    deps.report('warning: namespace lacks search attributes PushcacheApp/PushcacheImage (Keyword); register them to filter runs by app');
+    handle = await deps.client.workflow.start<typeof PublishWorkflow>('PublishWorkflow', options);
+  }
   const runId = handle.firstExecutionRunId;
   deps.report(
     `${attached ? 'rejoined' : 'started'} publish of ${settings.app} (${tree.files.length} files, ${formatBytes(tree.totalBytes)}) as ${workflowId}`,
   );
   if (deps.temporal.uiUrl) deps.report(`follow it at ${runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, runId)}`);
+
+  // Created after the start succeeded, so a refused start leaves no worker holding the connection.
+  const worker = await createFilesWorker({
+    connection: deps.connection,
+    namespace: deps.temporal.namespace,
+    taskQueue,
+    batchParallelism: settings.batchParallelism,
+    storage: deps.storage,
+    // The tree was just scanned; the first stage reuses it rather than hashing everything twice.
+    scan: async (root) => (root === settings.source ? tree : scanSource(root)),
+  });
 
   const result = await worker.runUntil(waitWithProgress(handle, deps));
   deps.report(

@@ -51,3 +51,28 @@ it('finishes a publish across a restart of the Temporal server (SQLite history)'
     await server.process.stop();
   }
 });
+
+it('publishes on a namespace without pushcache search attributes, with a warning', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcache-plain-'));
+  const server = await startTemporalDev({ port: await freePort(), registerSearchAttributes: false, logDir: dir });
+  const harness = await startHarness({ temporalAddress: server.address });
+  try {
+    const bucket = await newBucket('plain');
+    const { credentials, minioEndpoint } = testServers();
+    const r = await startCli(['populate', '-s', generatedTree(5), '-r', 'plain', '-i', 'img:plain'], {
+      TEMPORAL_ADDRESS: server.address,
+      PUSHCACHE_TASK_QUEUE: harness.taskQueue,
+      PUSHCACHE_AWS_ENDPOINT: minioEndpoint,
+      PUSHCACHE_AWS_BUCKET_NAME: bucket,
+      PUSHCACHE_AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      PUSHCACHE_AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    }).result;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/warning: namespace lacks search attributes/);
+    expect(await listKeys(openTestStorage(bucket), manifestPrefix('plain'))).toHaveLength(1);
+  } finally {
+    await harness.close();
+    await server.process.stop();
+  }
+});
