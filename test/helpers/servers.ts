@@ -90,3 +90,16 @@ export async function listKeys(storage: Storage, prefix: string): Promise<string
   for await (const o of storage.list(prefix)) keys.push(o.key);
   return keys.sort();
 }
+
+/** Environment of a child Job publishing to `bucket` through the shared worker on `taskQueue`. */
+export function jobEnv(taskQueue: string, bucket: string, temporalAddress = testServers().temporalAddress): Record<string, string> {
+  const { credentials, minioEndpoint } = testServers();
+  return {
+    TEMPORAL_ADDRESS: temporalAddress,
+    PUSHCACHE_TASK_QUEUE: taskQueue,
+    PUSHCACHE_AWS_ENDPOINT: minioEndpoint,
+    PUSHCACHE_AWS_BUCKET_NAME: bucket,
+    PUSHCACHE_AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    PUSHCACHE_AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  };
+}

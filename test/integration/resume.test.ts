@@ -3,25 +3,13 @@ import { dataPrefix, manifestPrefix } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
 import { scanSource } from '../../src/source/scan';
 import { runCli, startCli } from '../helpers/cli';
-import { listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { jobEnv, listKeys, newBucket, openTestStorage, startHarness } from '../helpers/servers';
 import { generatedTree, readObject, sha256 } from '../helpers/trees';
 
 jest.setTimeout(240_000);
 
 /** A slow, serial publish, so the Job can be killed in the middle of it. */
 const SLOW = ['--batch-files', '40', '--batch-parallelism', '1', '--upload-concurrency', '1', '--heartbeat-timeout', '3s'];
-
-function jobEnv(harness: Harness, bucket: string): Record<string, string> {
-  const { temporalAddress, credentials, minioEndpoint } = testServers();
-  return {
-    TEMPORAL_ADDRESS: temporalAddress,
-    PUSHCACHE_TASK_QUEUE: harness.taskQueue,
-    PUSHCACHE_AWS_ENDPOINT: minioEndpoint,
-    PUSHCACHE_AWS_BUCKET_NAME: bucket,
-    PUSHCACHE_AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    PUSHCACHE_AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-  };
-}
 
 describe('durability', () => {
   it('finishes a publish whose Job was killed, without re-uploading finished batches', async () => {
@@ -30,7 +18,7 @@ describe('durability', () => {
       const bucket = await newBucket('resume');
       const source = generatedTree(2000, 1024);
       const args = ['populate', '-s', source, '-r', 'resumed', '-i', 'img:resume', ...SLOW];
-      const env = jobEnv(harness, bucket);
+      const env = jobEnv(harness.taskQueue, bucket);
 
       const first = startCli(args, env);
       let doneAtKill = -1;
@@ -78,7 +66,7 @@ describe('durability', () => {
     const bucket = await newBucket('worker');
     const first = await startHarness();
     const source = generatedTree(600, 512);
-    const job = startCli(['populate', '-s', source, '-r', 'moved', ...SLOW], jobEnv(first, bucket));
+    const job = startCli(['populate', '-s', source, '-r', 'moved', ...SLOW], jobEnv(first.taskQueue, bucket));
     let replaced = false;
     job.onLine((line) => {
       if (!replaced && /uploading: [1-9]\d*\//.test(line)) {

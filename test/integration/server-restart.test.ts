@@ -6,7 +6,7 @@ import { dataPrefix, manifestPrefix } from '../../src/contract/keys';
 import { freePort } from '../../src/dev/process';
 import { startTemporalDev, type TemporalDevServer } from '../../src/dev/temporal-server';
 import { startCli } from '../helpers/cli';
-import { listKeys, newBucket, openTestStorage, startHarness, testServers } from '../helpers/servers';
+import { jobEnv, listKeys, newBucket, openTestStorage, startHarness } from '../helpers/servers';
 import { generatedTree } from '../helpers/trees';
 
 jest.setTimeout(240_000);
@@ -19,18 +19,10 @@ it('finishes a publish across a restart of the Temporal server (SQLite history)'
   const harness = await startHarness({ temporalAddress: server.address });
   try {
     const bucket = await newBucket('restart');
-    const { credentials, minioEndpoint } = testServers();
     const job = startCli(
       ['populate', '-s', generatedTree(1500, 1024), '-r', 'restarted', '-i', 'img:restart',
         '--batch-files', '40', '--batch-parallelism', '1', '--upload-concurrency', '1', '--heartbeat-timeout', '5s'],
-      {
-        TEMPORAL_ADDRESS: server.address,
-        PUSHCACHE_TASK_QUEUE: harness.taskQueue,
-        PUSHCACHE_AWS_ENDPOINT: minioEndpoint,
-        PUSHCACHE_AWS_BUCKET_NAME: bucket,
-        PUSHCACHE_AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        PUSHCACHE_AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      },
+      jobEnv(harness.taskQueue, bucket, server.address),
     );
     let progressed = false;
     job.onLine((line) => {
@@ -58,15 +50,7 @@ it('publishes on a namespace without pushcache search attributes, with a warning
   const harness = await startHarness({ temporalAddress: server.address });
   try {
     const bucket = await newBucket('plain');
-    const { credentials, minioEndpoint } = testServers();
-    const r = await startCli(['populate', '-s', generatedTree(5), '-r', 'plain', '-i', 'img:plain'], {
-      TEMPORAL_ADDRESS: server.address,
-      PUSHCACHE_TASK_QUEUE: harness.taskQueue,
-      PUSHCACHE_AWS_ENDPOINT: minioEndpoint,
-      PUSHCACHE_AWS_BUCKET_NAME: bucket,
-      PUSHCACHE_AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      PUSHCACHE_AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    }).result;
+    const r = await startCli(['populate', '-s', generatedTree(5), '-r', 'plain', '-i', 'img:plain'], jobEnv(harness.taskQueue, bucket, server.address)).result;
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/warning: namespace lacks search attributes/);
