@@ -31,13 +31,25 @@ export interface TemporalSettings {
   uiUrl?: string;
 }
 
-export interface PublishSettings {
+/** The contract's retention rule plus pushcache's guards; shared by populate, prune and schedule. */
+export interface RetentionSettings {
+  timeout: number;
+  minAssetRecords: number;
+  /** Unreferenced objects younger than this (and than timeout) are left alone. */
+  orphanGrace: number;
+  /** Refuse to delete more than this many objects of one app; undefined = no limit. */
+  maxDelete?: number;
+  /** Seconds a prune waits for running publishes of an app before reporting it busy. */
+  lockWaitSeconds: number;
+}
+
+export interface PublishSettings extends RetentionSettings {
   source: string;
   app: string;
   image: string;
   valpopImage?: string;
-  timeout: number;
-  minAssetRecords: number;
+  /** Prune the app after a successful publish, as valpop does. */
+  prune: boolean;
   cacheMaxAge: number;
   batchFiles: number;
   batchBytes: number;
@@ -136,21 +148,46 @@ export function resolveTemporalSettings(options: RawOptions, env: Env = process.
   });
 }
 
-const PublishSchema = z.object({
-  source: z.string({ message: '-s/--source is required' }).min(1, '-s/--source is required'),
-  app: z
-    .string({ message: '-r/--prefix (the app name) is required' })
-    .superRefine((app, ctx) => {
-      try {
-        validateAppName(app);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `-r/--prefix: ${(err as Error).message}` });
-      }
-    }),
-  image: z.string(),
-  valpopImage: z.string().optional(),
+const appName = (flag: string) =>
+  z.string().superRefine((app, ctx) => {
+    try {
+      validateAppName(app);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${flag}: ${(err as Error).message}` });
+    }
+  });
+
+const retentionFields = {
   timeout: intFrom('-t/--timeout', 0),
   minAssetRecords: intFrom('-n/--min-asset-records', 0),
+  orphanGrace: intFrom('--orphan-grace', 0),
+  maxDelete: intFrom('--max-delete', 0).optional(),
+  lockWaitSeconds: intFrom('--lock-wait', 0),
+};
+
+export const RETENTION_DEFAULTS = {
+  timeout: '30',
+  minAssetRecords: '3',
+  orphanGrace: '86400',
+} as const;
+
+function retentionInput(options: RawOptions, lockWaitDefault: string) {
+  return {
+    timeout: first(options.timeout) ?? RETENTION_DEFAULTS.timeout,
+    minAssetRecords: first(options.minAssetRecords) ?? RETENTION_DEFAULTS.minAssetRecords,
+    orphanGrace: first(options.orphanGrace) ?? RETENTION_DEFAULTS.orphanGrace,
+    maxDelete: first(options.maxDelete),
+    lockWaitSeconds: first(options.lockWait) ?? lockWaitDefault,
+  };
+}
+
+const PublishSchema = z.object({
+  source: z.string({ message: '-s/--source is required' }).min(1, '-s/--source is required'),
+  app: z.string({ message: '-r/--prefix (the app name) is required' }).pipe(appName('-r/--prefix')),
+  image: z.string(),
+  valpopImage: z.string().optional(),
+  ...retentionFields,
+  prune: z.boolean(),
   cacheMaxAge: intFrom('-g/--cache-max-age', 0),
   batchFiles: intFrom('--batch-files', 1, 10_000),
   batchBytes: intFrom('--batch-bytes', 1),
@@ -162,8 +199,9 @@ const PublishSchema = z.object({
 });
 
 export const PUBLISH_DEFAULTS = {
-  timeout: '30',
-  minAssetRecords: '3',
+  ...RETENTION_DEFAULTS,
+  // A Job should not sit waiting to prune; the scheduled prune catches up with a busy app.
+  lockWait: '60',
   cacheMaxAge: '86400',
   batchFiles: '250',
   batchBytes: String(256 * 1024 * 1024),
@@ -181,8 +219,8 @@ export function resolvePublishSettings(options: RawOptions): PublishSettings {
     app: typeof options.prefix === 'string' ? options.prefix : undefined,
     image: first(options.image) ?? '',
     valpopImage: first(options.valpopImage),
-    timeout: pick('timeout'),
-    minAssetRecords: pick('minAssetRecords'),
+    ...retentionInput(options, PUBLISH_DEFAULTS.lockWait),
+    prune: options.prune !== false,
     cacheMaxAge: pick('cacheMaxAge'),
     batchFiles: pick('batchFiles'),
     batchBytes: pick('batchBytes'),
@@ -192,4 +230,77 @@ export function resolvePublishSettings(options: RawOptions): PublishSettings {
     heartbeatTimeout: pick('heartbeatTimeout'),
     jobAbsenceTimeout: pick('jobAbsenceTimeout'),
   });
+}
+
+export interface PruneSettings extends RetentionSettings {
+  dryRun: boolean;
+  appParallelism: number;
+  maxAttempts: number;
+  heartbeatTimeout: Duration;
+}
+
+export const PRUNE_DEFAULTS = {
+  lockWait: '600',
+  appParallelism: '4',
+  maxAttempts: '10',
+  heartbeatTimeout: '30s',
+} as const;
+
+const PruneSchema = z.object({
+  ...retentionFields,
+  dryRun: z.boolean(),
+  appParallelism: intFrom('--app-parallelism', 1, 64),
+  maxAttempts: intFrom('--max-attempts', 0),
+  heartbeatTimeout: duration('--heartbeat-timeout'),
+});
+
+export function resolvePruneSettings(options: RawOptions): PruneSettings {
+  const pick = (name: Exclude<keyof typeof PRUNE_DEFAULTS, 'lockWait'>) => first(options[name]) ?? PRUNE_DEFAULTS[name];
+  return parse(PruneSchema, {
+    ...retentionInput(options, PRUNE_DEFAULTS.lockWait),
+    dryRun: options.dryRun === true,
+    appParallelism: pick('appParallelism'),
+    maxAttempts: pick('maxAttempts'),
+    heartbeatTimeout: pick('heartbeatTimeout'),
+  });
+}
+
+/** Which apps a `prune` command covers: one (`--prefix`) or all (`--all`), never both or neither. */
+export type PruneTarget = { app: string } | { all: true };
+
+const PruneTargetSchema = z
+  .object({ app: appName('-r/--prefix').optional(), all: z.boolean() })
+  .refine((t) => (t.app === undefined) === t.all, { message: 'give either -r/--prefix APP or --all' });
+
+export function resolvePruneTarget(options: RawOptions): PruneTarget {
+  const t = parse(PruneTargetSchema, { app: typeof options.prefix === 'string' ? options.prefix : undefined, all: options.all === true });
+  return t.app !== undefined ? { app: t.app } : { all: true };
+}
+
+export interface ScheduleSettings {
+  scheduleId: string;
+  /** Exactly one of the two. */
+  every?: Duration;
+  cron?: string;
+}
+
+const ScheduleSchema = z
+  .object({
+    scheduleId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, '--schedule-id may hold letters, digits, ".", "_", "-" and "/"'),
+    every: z
+      .string()
+      .regex(/^\d+(s|m|h|d)$/, '--every must look like 90s, 15m, 1h or 1d')
+      .transform((d) => d as Duration)
+      .optional(),
+    cron: z.string().min(1, '--cron is empty').optional(),
+  })
+  .refine((s) => !(s.every && s.cron), { message: 'give --every or --cron, not both' });
+
+export function resolveScheduleSettings(options: RawOptions, bucket: string): ScheduleSettings {
+  const s = parse(ScheduleSchema, {
+    scheduleId: first(options.scheduleId) ?? `pushcache-prune/${bucket}`,
+    every: first(options.every),
+    cron: first(options.cron),
+  });
+  return s.every || s.cron ? s : { ...s, every: '1h' as Duration };
 }

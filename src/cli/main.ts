@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { demoCommand, devCommand } from './dev-command';
 import { populateCommand } from './populate-command';
+import { pruneCommand } from './prune-command';
+import { scheduleCommand } from './schedule-command';
 import { workerCommand } from './worker-command';
 
 // The SDK's own logs at INFO drown the Job's progress lines; warnings and errors still show,
@@ -19,6 +21,8 @@ const program = new Command('pushcache')
   .description('Publish frontend builds to an S3-compatible asset cache through durable Temporal workflows')
   .showHelpAfterError()
   .addCommand(populateCommand())
+  .addCommand(pruneCommand())
+  .addCommand(scheduleCommand())
   .addCommand(workerCommand())
   .addCommand(devCommand())
   .addCommand(demoCommand());

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { PUBLISH_DEFAULTS } from '../config';
+import { PRUNE_DEFAULTS, PUBLISH_DEFAULTS, RETENTION_DEFAULTS } from '../config';
 
 /**
  * valpop's flags, with the same short names and VALPOP_<NAME> variables, plus pushcache's own.
@@ -34,14 +34,36 @@ export function withPublishOptions(cmd: Command): Command {
     .addOption(new Option('-r, --prefix <app>', 'app name: data/<app>/ and manifests/<app>/ (required)').env('VALPOP_PREFIX'))
     .addOption(new Option('-i, --image <ref>', 'image the build comes from, recorded in the manifest').env('VALPOP_IMAGE'))
     .addOption(new Option('--valpop-image <ref>', 'publisher image, recorded in the manifest').env('VALPOP_VALPOP_IMAGE'))
-    .addOption(new Option('-t, --timeout <seconds>', `age after which a build may be pruned (default ${d.timeout})`).env('VALPOP_TIMEOUT'))
-    .addOption(new Option('-n, --min-asset-records <n>', `builds always kept (default ${d.minAssetRecords})`).env('VALPOP_MIN_ASSET_RECORDS'))
     .addOption(new Option('-g, --cache-max-age <seconds>', `Cache-Control max-age of hashed assets (default ${d.cacheMaxAge})`).env('VALPOP_CACHE_MAX_AGE'))
     .addOption(new Option('--batch-files <n>', `files per upload activity (default ${d.batchFiles})`).env('PUSHCACHE_BATCH_FILES'))
     .addOption(new Option('--batch-bytes <n>', `bytes per upload activity (default ${d.batchBytes})`).env('PUSHCACHE_BATCH_BYTES'))
     .addOption(new Option('--batch-parallelism <n>', `upload activities at once (default ${d.batchParallelism})`).env('PUSHCACHE_BATCH_PARALLELISM'))
     .addOption(new Option('--upload-concurrency <n>', `uploads at once inside one activity (default ${d.uploadConcurrency})`).env('PUSHCACHE_UPLOAD_CONCURRENCY'))
     .addOption(new Option('--max-attempts <n>', `attempts per step before the publish fails, 0 = unlimited (default ${d.maxAttempts})`).env('PUSHCACHE_MAX_ATTEMPTS'))
+    .addOption(new Option('--no-prune', 'do not prune the app after publishing (default: prune, as valpop does)').env('PUSHCACHE_NO_PRUNE'))
     .addOption(new Option('--heartbeat-timeout <duration>', `silence after which a Job is taken for dead (default ${d.heartbeatTimeout})`).env('PUSHCACHE_HEARTBEAT_TIMEOUT'))
     .addOption(new Option('--job-absence-timeout <duration>', `how long a publish waits for its Job to come back (default ${d.jobAbsenceTimeout})`).env('PUSHCACHE_JOB_ABSENCE_TIMEOUT'));
+}
+
+/** The retention rule and its guards; `lockWait` is the command's own default. */
+export function withRetentionOptions(cmd: Command, lockWait: string): Command {
+  const d = RETENTION_DEFAULTS;
+  return cmd
+    .addOption(new Option('-t, --timeout <seconds>', `age after which a build may be pruned (default ${d.timeout})`).env('VALPOP_TIMEOUT'))
+    .addOption(new Option('-n, --min-asset-records <n>', `builds always kept (default ${d.minAssetRecords})`).env('VALPOP_MIN_ASSET_RECORDS'))
+    .addOption(
+      new Option('--orphan-grace <seconds>', `objects named by no build are deleted once older than this and --timeout (default ${d.orphanGrace})`).env(
+        'PUSHCACHE_ORPHAN_GRACE',
+      ),
+    )
+    .addOption(new Option('--max-delete <n>', 'refuse to delete more than n objects of one app (default: no limit)').env('PUSHCACHE_MAX_DELETE'))
+    .addOption(new Option('--lock-wait <seconds>', `how long a prune waits for running publishes of an app (default ${lockWait})`).env('PUSHCACHE_LOCK_WAIT'));
+}
+
+export function withPruneOptions(cmd: Command): Command {
+  const d = PRUNE_DEFAULTS;
+  return withRetentionOptions(cmd, d.lockWait)
+    .addOption(new Option('--app-parallelism <n>', `apps pruned at once by --all (default ${d.appParallelism})`).env('PUSHCACHE_APP_PARALLELISM'))
+    .addOption(new Option('--max-attempts <n>', `attempts per step before the prune fails, 0 = unlimited (default ${d.maxAttempts})`).env('PUSHCACHE_MAX_ATTEMPTS'))
+    .addOption(new Option('--heartbeat-timeout <duration>', `silence after which a deleting worker is taken for dead (default ${d.heartbeatTimeout})`).env('PUSHCACHE_HEARTBEAT_TIMEOUT'));
 }

@@ -1,13 +1,13 @@
 import { Command } from 'commander';
-import { resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { PUBLISH_DEFAULTS, resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { populate } from '../job/populate';
 import { connectTemporal, openStorage } from './connect';
 import { EXIT, runCommand } from './run';
-import { withPublishOptions, withStorageOptions, withTemporalOptions } from './options';
+import { withPublishOptions, withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
 
 export function populateCommand(): Command {
   const cmd = new Command('populate').description('publish a build to the bucket through a durable PublishWorkflow (the Job)');
-  withTemporalOptions(withStorageOptions(withPublishOptions(cmd)));
+  withTemporalOptions(withStorageOptions(withRetentionOptions(withPublishOptions(cmd), PUBLISH_DEFAULTS.lockWait)));
   return cmd.action((options: RawOptions) => runCommand(() => runPopulate(options)));
 }
 

@@ -20,3 +20,7 @@ export function manifestTimestamp(key: string): number | undefined {
  */
 export const stagingPrefix = (app: string): string => `pushcache/staging/${app}/`;
 export const stagingKey = (app: string, publishId: string): string => `${stagingPrefix(app)}${publishId}.json`;
+
+/** A prune's list of keys to delete, written before the first delete so a retried prune resumes it. */
+export const prunePlanPrefix = (app: string): string => `pushcache/prune-plans/${app}/`;
+export const prunePlanKey = (app: string, planId: string): string => `${prunePlanPrefix(app)}${planId}.json`;

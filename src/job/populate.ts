@@ -3,7 +3,7 @@ import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowH
 import type { NativeConnection } from '@temporalio/worker';
 import { dataPrefix } from '../contract/keys';
 import { oneLine } from '../errors';
-import type { PublishSettings, TemporalSettings } from '../config';
+import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
 import { scanSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
 import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
@@ -58,6 +58,16 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
         maxAttempts: settings.maxAttempts,
         heartbeatTimeout: settings.heartbeatTimeout,
         jobAbsenceTimeout: settings.jobAbsenceTimeout,
+        prune: settings.prune
+          ? {
+              timeout: settings.timeout,
+              minAssetRecords: settings.minAssetRecords,
+              orphanGrace: settings.orphanGrace,
+              maxDelete: settings.maxDelete,
+              lockWaitSeconds: settings.lockWaitSeconds,
+              heartbeatTimeout: PRUNE_DEFAULTS.heartbeatTimeout,
+            }
+          : undefined,
       },
     ],
     workflowIdConflictPolicy: 'USE_EXISTING',
@@ -93,10 +103,23 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   });
 
   const result = await worker.runUntil(waitWithProgress(handle, deps));
+  if (result.prune) deps.report(describePrune(settings.app, result.prune));
+  // Last, because an operator often sees only the last line of a Job's log.
   deps.report(
     `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}, manifest ${result.manifestKey}`,
   );
   return { ...result, workflowId, runId, resumed: attached };
+}
+
+function describePrune(app: string, prune: NonNullable<PublishResult['prune']>): string {
+  switch (prune.status) {
+    case 'busy':
+      return `prune of ${app} skipped: other publishes of ${app} are running; the next prune catches up`;
+    case 'failed':
+      return `warning: the build is published but pruning ${app} failed: ${prune.reason}`;
+    default:
+      return `pruned ${app}: ${prune.manifestsDeleted} old builds and ${prune.objectsDeleted} objects deleted`;
+  }
 }
 
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {
@@ -149,6 +172,10 @@ function reasonOf(err: WorkflowFailedError): string {
 
 export function describeProgress(p: PublishProgress): string {
   switch (p.phase) {
+    case 'waiting-for-prune':
+      return 'waiting for a running prune of this app to finish';
+    case 'pruning':
+      return 'pruning old builds of this app';
     case 'staging':
       return 'staging: hashing the build and recording its file list';
     case 'uploading':

@@ -135,6 +135,19 @@ export class S3Storage implements Storage {
     }
   }
 
+  async listChildren(prefix: string): Promise<string[]> {
+    const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.bucket, Prefix: prefix, Delimiter: '/' });
+    const children: string[] = [];
+    try {
+      for await (const page of pages) {
+        for (const p of page.CommonPrefixes ?? []) children.push(p.Prefix!.slice(prefix.length, -1));
+      }
+    } catch (err) {
+      throw this.translate(err, 'list', prefix);
+    }
+    return children;
+  }
+
   async delete(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += MAX_BULK_DELETE) {
       const chunk = keys.slice(i, i + MAX_BULK_DELETE);

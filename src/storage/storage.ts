@@ -31,5 +31,7 @@ export interface Storage {
   /** Reads a small object whole; undefined when it does not exist. */
   get(key: string): Promise<Buffer | undefined>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** The next key segments under `prefix` (S3's common prefixes with delimiter `/`), without the trailing `/`. */
+  listChildren(prefix: string): Promise<string[]>;
   delete(keys: readonly string[]): Promise<void>;
 }

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createLockActivities } from '../activities/lock';
+import { createPruneActivities } from '../activities/prune';
 import { createStorageActivities } from '../activities/storage';
 import type { Storage } from '../storage/storage';
 
@@ -18,7 +21,7 @@ export interface SharedWorkerOptions {
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>;
 }
 
-/** The worker every publish and prune shares: workflows plus the activities that need only the bucket. */
+/** The worker every publish and prune shares: workflows plus the activities that need only the bucket or Temporal. */
 export async function createSharedWorker(options: SharedWorkerOptions): Promise<Worker> {
   const bundle = options.workflowBundlePath ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined);
   return Worker.create({
@@ -26,7 +29,11 @@ export async function createSharedWorker(options: SharedWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createStorageActivities({ openStorage: options.openStorage }),
+    activities: {
+      ...createStorageActivities({ openStorage: options.openStorage }),
+      ...createPruneActivities({ openStorage: options.openStorage }),
+      ...createLockActivities({ client: new Client({ connection: options.connection, namespace: options.namespace }) }),
+    },
     ...options.tuning,
   });
 }

@@ -1,1 +1,3 @@
 export { PublishWorkflow, progressQuery } from './publish';
+export { PruneWorkflow, pruneProgressQuery } from './prune';
+export { AppLockWorkflow } from './app-lock';

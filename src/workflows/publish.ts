@@ -1,8 +1,8 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   defineQuery,
+  executeChild,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -12,13 +12,13 @@ import type { RetryPolicy } from '@temporalio/common';
 import type { FileActivities } from '../activities/files';
 import type { StorageActivities } from '../activities/storage';
 import type { StageSummary, UploadResult } from '../activities/types';
-import type { PublishInput, PublishProgress, PublishResult } from './types';
+import type { AppPruneResult } from '../prune/types';
+import { acquireAppLock } from './app-lock';
+import { describeFailure, PERMANENT, rootMessage } from './failures';
+import { PruneWorkflow } from './prune';
+import type { PostPublishPrune, PublishInput, PublishProgress, PublishResult } from './types';
 
 export const progressQuery = defineQuery<PublishProgress>('progress');
-
-// Mirrors PERMANENT_FAILURE_TYPES in src/errors.ts (a unit test keeps them equal); workflow
-// code may import only @temporalio/workflow and types.
-export const PERMANENT = ['ConfigError', 'InvalidName', 'SourceError', 'SourceChanged', 'AccessDenied', 'BucketNotFound', 'CorruptRecord'];
 
 /**
  * Publishes one build: every file, then fed-mods.json, then the manifest.
@@ -48,40 +48,74 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   const progress: PublishProgress = { phase: 'staging', files: 0, fileTotal: 0, bytes: 0, byteTotal: 0, batches: 0, batchTotal: 0 };
   setHandler(progressQuery, () => progress);
 
-  const staged = await describeFailure('staging the build', () =>
-    files.stageBuild({
-      app: input.app,
-      sourceDir: input.sourceDir,
-      image: input.image,
-      valpopImage: input.valpopImage,
-      timestamp,
-      publishId: runId,
-      batchLimits: input.batchLimits,
-    }),
-  );
-  Object.assign(progress, { phase: 'uploading', fileTotal: staged.fileCount, byteTotal: staged.totalBytes, batchTotal: staged.batchCount });
-
+  // Histories recorded before the app lock existed replay without it.
+  let lock;
+  if (patched('app-lock')) {
+    progress.phase = 'waiting-for-prune';
+    lock = await describeFailure('taking the app lock', () => acquireAppLock(input.app, 'shared'));
+    progress.phase = 'staging';
+  }
+  let result: PublishResult;
   try {
-    await uploadBatches(staged);
-    // fed-mods.json names the chunks browsers load next; written before any of them exist,
-    // the asset proxy would answer those chunks with its HTML fallback.
-    progress.phase = 'entry-point';
-    count(await describeFailure('uploading fed-mods.json', () => files.uploadEntryPoint({ ...source(staged), cacheMaxAge: input.cacheMaxAge })));
-    progress.phase = 'manifest';
-    const committed = await describeFailure('writing the manifest', () =>
-      bucket.commitManifest({ bucket: input.bucket, app: input.app, stagingKey: staged.stagingKey, publishId: runId, timestamp }),
-    );
+    result = await publishHoldingLock();
+  } finally {
+    await lock?.release();
+  }
+  if (input.prune) {
+    progress.phase = 'pruning';
+    result.prune = await pruneAfterPublish(input.prune);
     progress.phase = 'done';
-    const result: PublishResult = { ...committed, files: staged.fileCount, bytes: staged.totalBytes, listDigest: staged.listDigest };
-    upsertMemo({ result });
-    return result;
-  } catch (err) {
-    progress.phase = 'failed';
-    // Without its staging record the failed build's files belong to no one and age out.
-    await CancellationScope.nonCancellable(() =>
-      bucket.discardStaging({ bucket: input.bucket, stagingKey: staged.stagingKey }).catch(() => undefined),
+  }
+  upsertMemo({ result });
+  return result;
+
+  async function publishHoldingLock(): Promise<PublishResult> {
+    const staged = await describeFailure('staging the build', () =>
+      files.stageBuild({
+        app: input.app,
+        sourceDir: input.sourceDir,
+        image: input.image,
+        valpopImage: input.valpopImage,
+        timestamp,
+        publishId: runId,
+        batchLimits: input.batchLimits,
+      }),
     );
-    throw err;
+    Object.assign(progress, { phase: 'uploading', fileTotal: staged.fileCount, byteTotal: staged.totalBytes, batchTotal: staged.batchCount });
+
+    try {
+      await uploadBatches(staged);
+      // fed-mods.json names the chunks browsers load next; written before any of them exist,
+      // the asset proxy would answer those chunks with its HTML fallback.
+      progress.phase = 'entry-point';
+      count(await describeFailure('uploading fed-mods.json', () => files.uploadEntryPoint({ ...source(staged), cacheMaxAge: input.cacheMaxAge })));
+      progress.phase = 'manifest';
+      const committed = await describeFailure('writing the manifest', () =>
+        bucket.commitManifest({ bucket: input.bucket, app: input.app, stagingKey: staged.stagingKey, publishId: runId, timestamp }),
+      );
+      progress.phase = 'done';
+      return { ...committed, files: staged.fileCount, bytes: staged.totalBytes, listDigest: staged.listDigest };
+    } catch (err) {
+      progress.phase = 'failed';
+      // Without its staging record the failed build's files belong to no one and age out.
+      await CancellationScope.nonCancellable(() =>
+        bucket.discardStaging({ bucket: input.bucket, stagingKey: staged.stagingKey }).catch(() => undefined),
+      );
+      throw err;
+    }
+  }
+
+  /** valpop cleans up after every populate; a prune that cannot run is reported, never fatal. */
+  async function pruneAfterPublish(options: PostPublishPrune): Promise<PublishResult['prune']> {
+    try {
+      const r = (await executeChild(PruneWorkflow, {
+        workflowId: `${workflowInfo().workflowId}/prune`,
+        args: [{ ...options, bucket: input.bucket, app: input.app, dryRun: false, maxAttempts: input.maxAttempts }],
+      })) as AppPruneResult;
+      return { status: r.status, manifestsDeleted: r.manifestsDeleted, objectsDeleted: r.objectsDeleted + r.orphansDeleted };
+    } catch (err) {
+      return { status: 'failed', manifestsDeleted: 0, objectsDeleted: 0, reason: rootMessage(err) };
+    }
   }
 
   function source(s: StageSummary) {
@@ -112,20 +146,5 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       }
     };
     await Promise.all(Array.from({ length: Math.min(input.batchParallelism, s.batchCount) }, lane));
-  }
-}
-
-/** Re-throws an activity's failure with the step and the root cause in one line. */
-async function describeFailure<T>(step: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ActivityFailure) {
-      const cause = err.cause;
-      const message = cause instanceof Error ? cause.message : String(cause);
-      const type = cause instanceof ApplicationFailure ? cause.type : cause?.name;
-      throw ApplicationFailure.create({ type: type ?? 'PublishFailed', message: `${step} failed: ${message}`, nonRetryable: true });
-    }
-    throw err;
   }
 }

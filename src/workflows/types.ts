@@ -1,5 +1,9 @@
 import type { Duration } from '@temporalio/common';
 import type { BatchLimits } from '../source/batches';
+import type { AppPruneStatus, PruneOptions } from '../prune/types';
+
+/** The prune a publish runs for its own app once its manifest is written, as valpop does. */
+export type PostPublishPrune = Pick<PruneOptions, 'timeout' | 'minAssetRecords' | 'orphanGrace' | 'maxDelete' | 'lockWaitSeconds' | 'heartbeatTimeout'>;
 
 /** Everything a publish needs, and nothing secret: credentials stay with each worker. */
 export interface PublishInput {
@@ -23,9 +27,11 @@ export interface PublishInput {
   heartbeatTimeout: Duration;
   /** How long a file activity may wait for a Job to poll its queue, e.g. '1h'. */
   jobAbsenceTimeout: Duration;
+  /** Absent when the Job was told not to prune. */
+  prune?: PostPublishPrune;
 }
 
-export type PublishPhase = 'staging' | 'uploading' | 'entry-point' | 'manifest' | 'done' | 'failed';
+export type PublishPhase = 'waiting-for-prune' | 'staging' | 'uploading' | 'entry-point' | 'manifest' | 'pruning' | 'done' | 'failed';
 
 export interface PublishProgress {
   phase: PublishPhase;
@@ -43,4 +49,10 @@ export interface PublishResult {
   files: number;
   bytes: number;
   listDigest: string;
+  prune?: {
+    status: AppPruneStatus | 'failed';
+    manifestsDeleted: number;
+    objectsDeleted: number;
+    reason?: string;
+  };
 }

@@ -39,6 +39,9 @@ export class RecordingStorage implements Storage {
   list(prefix: string): AsyncIterable<ObjectInfo> {
     return this.inner.list(prefix);
   }
+  listChildren(prefix: string): Promise<string[]> {
+    return this.inner.listChildren(prefix);
+  }
   delete(keys: readonly string[]): Promise<void> {
     return this.inner.delete(keys);
   }

@@ -136,7 +136,8 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     const text = JSON.stringify(history);
     expect(text).not.toContain('c123.7b.js');
     expect(text).not.toContain('chunks/');
-    expect(history.events!.length).toBeLessThan(60);
+    // About 6 events per batch plus the app lock and the prune that follows: a count, not a list.
+    expect(history.events!.length).toBeLessThan(100);
   });
 
   it('gives two builds of one app started in the same second their own manifests', async () => {
@@ -207,7 +208,7 @@ describe('bad input fails fast and writes nothing', () => {
     const handle = await harness.client.workflow.start('PublishWorkflow', { workflowId: `bad-${randomUUID()}`, taskQueue: harness.taskQueue, args: [input] });
     const err = await worker.runUntil(handle.result().catch((e) => e));
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(String(err.cause?.message)).toMatch(/staging the build failed: app name "..\/escape" is not allowed/);
+    expect(String(err.cause?.message)).toMatch(/taking the app lock failed: app name "..\/escape" is not allowed/);
     const history = await handle.fetchHistory();
     const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
     expect(attempts).toEqual([1]);

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from '../../src/activities/failures';
 import { PERMANENT_FAILURE_TYPES, SourceError, StorageError } from '../../src/errors';
-import { PERMANENT } from '../../src/workflows/publish';
+import { PERMANENT } from '../../src/workflows/failures';
 
 describe('failure types', () => {
   it('the workflow treats exactly the permanent error types as non-retryable', () => {

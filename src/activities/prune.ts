@@ -1,0 +1,168 @@
+import { Context } from '@temporalio/activity';
+import pMap from 'p-map';
+import { dataPrefix, manifestPrefix, prunePlanKey, prunePlanPrefix, stagingPrefix } from '../contract/keys';
+import { parseManifest } from '../contract/manifest';
+import { validateAppName } from '../contract/names';
+import { parseStagingRecord } from '../contract/staging';
+import { CorruptRecordError } from '../errors';
+import { parsePrunePlanRecord, type PrunePlanRecord } from '../prune/plan-record';
+import { effectiveGrace, planRetention, relpathOf, type DataObject, type ManifestEntry } from '../prune/retention';
+import type { DeletePlannedInput, ListAppsInput, ListAppsResult, PlanPruneInput, PrunePlanSummary } from '../prune/types';
+import type { ObjectInfo, Storage } from '../storage/storage';
+import { withFailureTranslation } from './failures';
+
+export interface PruneActivityDeps {
+  openStorage: (bucket: string) => Storage;
+  /** Reports progress of a long delete; defaults to the activity heartbeat. */
+  heartbeat?: (done: number) => void;
+  /** Where a retried delete starts; defaults to the last heartbeat's details. */
+  resumeFrom?: () => number;
+}
+
+const READ_CONCURRENCY = 16;
+
+/** Activities of a prune. They touch only the bucket and run on the shared worker. */
+export function createPruneActivities(deps: PruneActivityDeps) {
+  const heartbeat = deps.heartbeat ?? ((done: number) => Context.current().heartbeat({ done }));
+  const resumeFrom = deps.resumeFrom ?? (() => Number((Context.current().info.heartbeatDetails as { done?: number } | undefined)?.done ?? 0));
+
+  return withFailureTranslation({
+    /** Every app with manifests or data in the bucket. */
+    async listApps(input: ListAppsInput): Promise<ListAppsResult> {
+      const storage = deps.openStorage(input.bucket);
+      const names = new Set([...(await storage.listChildren('manifests/')), ...(await storage.listChildren('data/'))]);
+      const apps: string[] = [];
+      const ignored: string[] = [];
+      for (const name of [...names].sort()) {
+        try {
+          apps.push(validateAppName(name));
+        } catch {
+          ignored.push(name);
+        }
+      }
+      return { apps, ignored };
+    },
+
+    /**
+     * Reads the app's manifests, in-flight publishes and objects, applies the retention rule
+     * and records the keys to delete. Reads everything before deciding anything: one
+     * unreadable manifest fails the plan, and nothing of the app is deleted.
+     */
+    async planAppPrune(input: PlanPruneInput): Promise<PrunePlanSummary> {
+      const app = validateAppName(input.app);
+      const storage = deps.openStorage(input.bucket);
+      const grace = effectiveGrace(input.rule);
+      const isStale = (o: ObjectInfo) => input.now - Math.floor(o.lastModified.getTime() / 1000) > grace;
+
+      const manifests = await readManifests(storage, app);
+      const staging = await collect(storage.list(stagingPrefix(app)));
+      const staleRecords = staging.filter(isStale).map((o) => o.key);
+      const inFlight = new Set<string>();
+      await pMap(
+        staging.filter((o) => !isStale(o)),
+        async (o) => {
+          const body = await storage.get(o.key);
+          if (body) for (const f of parseStagingRecord(o.key, body.toString('utf8')).files) inFlight.add(f.path);
+        },
+        { concurrency: READ_CONCURRENCY },
+      );
+      const ownPlan = prunePlanKey(app, input.planId);
+      for (const o of await collect(storage.list(prunePlanPrefix(app)))) {
+        if (o.key !== ownPlan && isStale(o)) staleRecords.push(o.key);
+      }
+      const objects: DataObject[] = (await collect(storage.list(dataPrefix(app)))).map((o) => ({
+        relpath: relpathOf(app, o.key),
+        lastModified: o.lastModified,
+      }));
+
+      const plan = planRetention({ app, manifests, inFlight, objects, now: input.now }, input.rule);
+      const deletedManifests = plan.manifests.filter((m) => m.action === 'delete');
+      // Manifests go first: a prune stopped half-way leaves unreferenced objects (collected as
+      // orphans later), never a manifest naming objects that are gone.
+      const keys = [...deletedManifests.map((m) => m.key), ...plan.objects.map((o) => o.key), ...staleRecords];
+      let planKey: string | undefined;
+      if (!input.dryRun && keys.length > 0) {
+        const record: PrunePlanRecord = { version: 1, app, keys };
+        await storage.put(ownPlan, Buffer.from(JSON.stringify(record)), { contentType: 'application/json', cacheControl: 'no-cache' });
+        planKey = ownPlan;
+      }
+      const orphans = plan.objects.filter((o) => o.reason === 'orphan').length;
+      return {
+        manifestsKept: plan.manifests.length - deletedManifests.length,
+        manifestsDeleted: deletedManifests.length,
+        objectsDeleted: plan.objects.length - orphans,
+        orphansDeleted: orphans,
+        objectsKept: plan.objectsKept,
+        recordsDeleted: staleRecords.length,
+        recentlyWritten: plan.recentlyWritten,
+        deleteCount: keys.length,
+        planKey,
+        manifests: plan.manifests.slice(0, input.listLimit),
+        ...(input.dryRun
+          ? {
+              objects: [
+                ...plan.objects,
+                ...staleRecords.map((key) => ({ key, reason: 'stale-record' as const })),
+              ].slice(0, input.listLimit),
+            }
+          : {}),
+      };
+    },
+
+    /**
+     * Deletes the keys of a plan in batches, heartbeating the count done so a retry on
+     * another worker resumes there; removes the plan record last.
+     */
+    async deletePlanned(input: DeletePlannedInput): Promise<{ deleted: number }> {
+      const storage = deps.openStorage(input.bucket);
+      const body = await storage.get(input.planKey);
+      // Gone means an earlier attempt finished and removed it.
+      if (!body) return { deleted: resumeFrom() };
+      const { keys } = parsePrunePlanRecord(input.planKey, body.toString('utf8'));
+      for (let done = Math.min(resumeFrom(), keys.length); done < keys.length; ) {
+        const batch = keys.slice(done, done + DELETE_BATCH);
+        await storage.delete(batch);
+        done += batch.length;
+        heartbeat(done);
+      }
+      await storage.delete([input.planKey]);
+      return { deleted: keys.length };
+    },
+
+    /** Removes a plan that will not run (the max-delete guard stopped it). */
+    async discardPrunePlan(input: DeletePlannedInput): Promise<void> {
+      await deps.openStorage(input.bucket).delete([input.planKey]);
+    },
+  });
+}
+
+export type PruneActivities = ReturnType<typeof createPruneActivities>;
+
+/** S3's DeleteObjects limit. */
+const DELETE_BATCH = 1000;
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+async function readManifests(storage: Storage, app: string): Promise<ManifestEntry[]> {
+  const prefix = manifestPrefix(app);
+  const listed = await collect(storage.list(prefix));
+  const entries = await pMap(
+    listed,
+    async (o): Promise<ManifestEntry | undefined> => {
+      const name = o.key.slice(prefix.length);
+      if (!/^\d+$/.test(name)) {
+        throw new CorruptRecordError(o.key, 'its name is not a unix timestamp in seconds, so no build age can be read from it; remove or rename it');
+      }
+      const body = await storage.get(o.key);
+      // Deleted since the listing (another prune, or valpop's own cleanup): nothing to decide.
+      if (!body) return undefined;
+      return { key: o.key, timestamp: Number(name), files: parseManifest(o.key, body.toString('utf8')).files };
+    },
+    { concurrency: READ_CONCURRENCY },
+  );
+  return entries.filter((e): e is ManifestEntry => e !== undefined);
+}

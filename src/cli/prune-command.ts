@@ -1,0 +1,31 @@
+import { Command, Option } from 'commander';
+import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { prune } from '../job/prune';
+import { connectTemporal, openStorage } from './connect';
+import { runCommand } from './run';
+import { withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
+
+export function pruneCommand(): Command {
+  const cmd = new Command('prune').description('delete aged-out builds of one app (--prefix) or of every app (--all) through a PruneWorkflow');
+  cmd
+    .addOption(new Option('-r, --prefix <app>', 'the app to prune').env('VALPOP_PREFIX'))
+    .addOption(new Option('--all', 'prune every app in the bucket'))
+    .addOption(new Option('--dry-run', 'print what would be deleted and why; delete nothing'));
+  withTemporalOptions(withStorageOptions(withPruneOptions(cmd)));
+  return cmd.action((options: RawOptions) => runCommand(() => runPrune(options)));
+}
+
+async function runPrune(options: RawOptions): Promise<void> {
+  const settings = resolvePruneSettings(options);
+  const target = resolvePruneTarget(options);
+  const storageSettings = resolveStorageSettings(options);
+  const temporal = resolveTemporalSettings(options);
+  // Wrong credentials or a missing bucket are reported here, before a workflow is started.
+  await openStorage(storageSettings).checkAccess();
+  const { connection, client } = await connectTemporal(temporal);
+  try {
+    await prune(settings, target, { client, bucket: storageSettings.bucket, temporal, report: (line) => console.log(`pushcache: ${line}`) });
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}

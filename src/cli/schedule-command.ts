@@ -1,0 +1,66 @@
+import { Command, Option } from 'commander';
+import { resolvePruneSettings, resolveScheduleSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { pruneInput } from '../job/prune';
+import { applySchedule, deleteSchedule, triggerSchedule } from '../job/schedule';
+import { connectTemporal } from './connect';
+import { runCommand } from './run';
+import { withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
+
+const withScheduleId = (cmd: Command) =>
+  cmd.addOption(new Option('--schedule-id <id>', 'the Schedule to manage (default pushcache-prune/<bucket>)').env('PUSHCACHE_SCHEDULE_ID'));
+
+export function scheduleCommand(): Command {
+  const apply = new Command('apply')
+    .description('create or update the Temporal Schedule that prunes every app (default hourly; overlapping runs are skipped)')
+    .addOption(new Option('--every <interval>', 'run every 90s, 15m, 1h, 1d... (default 1h)').env('PUSHCACHE_PRUNE_EVERY'))
+    .addOption(new Option('--cron <expression>', 'run on a cron expression instead, e.g. "17 * * * *"').env('PUSHCACHE_PRUNE_CRON'));
+  withTemporalOptions(withStorageOptions(withPruneOptions(withScheduleId(apply))));
+  apply.action((options: RawOptions) => runCommand(() => runApply(options)));
+
+  const remove = withTemporalOptions(withStorageOptions(withScheduleId(new Command('delete').description('delete the prune Schedule'))));
+  remove.action((options: RawOptions) => runCommand(() => runDelete(options)));
+
+  const trigger = withTemporalOptions(withStorageOptions(withScheduleId(new Command('trigger').description("run the Schedule's prune now"))));
+  trigger.action((options: RawOptions) => runCommand(() => runTrigger(options)));
+
+  return new Command('schedule').description('manage the Temporal Schedule of prunes').addCommand(apply).addCommand(remove).addCommand(trigger);
+}
+
+async function runApply(options: RawOptions): Promise<void> {
+  const settings = resolvePruneSettings({ ...options, dryRun: false });
+  const bucket = resolveStorageSettings(options).bucket;
+  const schedule = resolveScheduleSettings(options, bucket);
+  const temporal = resolveTemporalSettings(options);
+  const { connection, client } = await connectTemporal(temporal);
+  try {
+    const outcome = await applySchedule(schedule, pruneInput(settings, { all: true }, bucket), { client, taskQueue: temporal.taskQueue });
+    console.log(
+      `pushcache: ${outcome} Schedule ${schedule.scheduleId}: prune every app in ${bucket} ${schedule.cron ? `on cron "${schedule.cron}"` : `every ${schedule.every}`}, ` +
+        `keeping the newest ${settings.minAssetRecords} builds and anything younger than ${settings.timeout}s`,
+    );
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+async function runDelete(options: RawOptions): Promise<void> {
+  const schedule = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
+  const { connection, client } = await connectTemporal(resolveTemporalSettings(options));
+  try {
+    const existed = await deleteSchedule(schedule.scheduleId, { client });
+    console.log(`pushcache: ${existed ? 'deleted' : 'there was no'} Schedule ${schedule.scheduleId}`);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+async function runTrigger(options: RawOptions): Promise<void> {
+  const schedule = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
+  const { connection, client } = await connectTemporal(resolveTemporalSettings(options));
+  try {
+    await triggerSchedule(schedule.scheduleId, { client });
+    console.log(`pushcache: triggered Schedule ${schedule.scheduleId}`);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}

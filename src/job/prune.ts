@@ -1,0 +1,105 @@
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { PruneSettings, PruneTarget, TemporalSettings } from '../config';
+import type { AppPruneResult, PruneAllResult, PruneInput } from '../prune/types';
+import type { PruneWorkflow } from '../workflows/prune';
+import { runUrl } from './workflow-id';
+
+export interface PruneDeps {
+  client: Client;
+  bucket: string;
+  temporal: TemporalSettings;
+  report: (line: string) => void;
+  /** Names the run; defaults to the current time. */
+  now?: () => Date;
+}
+
+/** The prune ran and failed (a corrupt manifest, the max-delete guard); `message` is the reason. */
+export class PruneFailedError extends Error {
+  override readonly name = 'PruneFailedError';
+}
+
+/** The workflow input of a prune: what the CLI, a publish and the Schedule all start. */
+export function pruneInput(settings: PruneSettings, target: PruneTarget, bucket: string): PruneInput {
+  const options = {
+    bucket,
+    timeout: settings.timeout,
+    minAssetRecords: settings.minAssetRecords,
+    orphanGrace: settings.orphanGrace,
+    maxDelete: settings.maxDelete,
+    dryRun: settings.dryRun,
+    lockWaitSeconds: settings.lockWaitSeconds,
+    heartbeatTimeout: settings.heartbeatTimeout,
+    maxAttempts: settings.maxAttempts,
+  };
+  return 'app' in target ? { ...options, app: target.app } : { ...options, all: true, appParallelism: settings.appParallelism };
+}
+
+/** Starts a PruneWorkflow, waits for it and reports what it did (or would do). */
+export async function prune(settings: PruneSettings, target: PruneTarget, deps: PruneDeps): Promise<AppPruneResult | PruneAllResult> {
+  const stamp = (deps.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-');
+  const kind = settings.dryRun ? 'prune-dry-run' : 'prune';
+  const workflowId = 'app' in target ? `${kind}/${target.app}/${stamp}` : `${kind}-all/${deps.bucket}/${stamp}`;
+  const handle = await deps.client.workflow.start<typeof PruneWorkflow>('PruneWorkflow', {
+    workflowId,
+    taskQueue: deps.temporal.taskQueue,
+    args: [pruneInput(settings, target, deps.bucket)],
+    memo: 'app' in target ? { app: target.app } : { bucket: deps.bucket },
+  });
+  deps.report(`started ${settings.dryRun ? 'dry run of a prune' : 'prune'} of ${'app' in target ? target.app : `every app in ${deps.bucket}`} as ${workflowId}`);
+  if (deps.temporal.uiUrl) deps.report(`follow it at ${runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId)}`);
+  let result;
+  try {
+    result = await handle.result();
+  } catch (err) {
+    throw err instanceof WorkflowFailedError ? new PruneFailedError(rootMessage(err)) : err;
+  }
+  for (const line of 'apps' in result ? describeAll(result, settings.dryRun) : describeApp(result)) deps.report(line);
+  return result;
+}
+
+function rootMessage(err: Error): string {
+  let current: unknown = err;
+  let message = err.message;
+  while (current instanceof Error) {
+    message = current.message;
+    current = current.cause;
+  }
+  return message;
+}
+
+export function describeApp(r: AppPruneResult): string[] {
+  if (r.status === 'busy') return [`${r.app}: skipped, publishes of it were running for the whole lock wait; the next prune catches up`];
+  const dry = r.status === 'dry-run';
+  const lines = r.manifests.map((m) => `${m.action === 'delete' ? (dry ? 'would delete' : 'deleted') : 'kept'} ${m.key}: ${m.reason}`);
+  for (const o of r.objects ?? []) lines.push(`would delete ${o.key}: ${REASONS[o.reason]}`);
+  const listed = (r.objects ?? []).length;
+  const total = r.objectsDeleted + r.orphansDeleted + r.recordsDeleted;
+  if (dry && listed < total) lines.push(`... and ${total - listed} more objects`);
+  const verb = dry ? 'would delete' : 'deleted';
+  lines.push(
+    `${r.app}: ${verb} ${r.manifestsDeleted} of ${r.manifestsDeleted + r.manifestsKept} builds, ` +
+      `${r.objectsDeleted} objects of those builds and ${r.orphansDeleted} unreferenced objects; kept ${r.objectsKept} objects` +
+      (r.recentlyWritten ? ` (${r.recentlyWritten} left because they were written within the grace period)` : '') +
+      (dry ? '; nothing was deleted (dry run)' : ''),
+  );
+  return lines;
+}
+
+const REASONS = {
+  'aged-out': 'named only by builds that are deleted',
+  orphan: 'named by no build and no publish in progress',
+  'stale-record': "pushcache's record of a publish or prune that never finished",
+} as const;
+
+function describeAll(r: PruneAllResult, dryRun: boolean): string[] {
+  const t = r.totals;
+  const lines = [
+    `${dryRun ? 'would prune' : 'pruned'} ${r.pruned} of ${r.apps} apps: ${dryRun ? 'would delete' : 'deleted'} ${t.manifestsDeleted} builds, ` +
+      `${t.objectsDeleted} objects of those builds and ${t.orphansDeleted} unreferenced objects; kept ${t.manifestsKept} builds and ${t.objectsKept} objects` +
+      (dryRun ? '; nothing was deleted (dry run; use --prefix APP --dry-run to list the keys)' : ''),
+  ];
+  if (r.busy.length) lines.push(`skipped while publishes were running: ${r.busy.join(', ')}`);
+  if (r.ignored.length) lines.push(`ignored prefixes that are not app names: ${r.ignored.join(', ')}`);
+  for (const f of r.failed) lines.push(`failed ${f.app}: ${f.reason}`);
+  return lines;
+}

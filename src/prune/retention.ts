@@ -1,0 +1,123 @@
+import { dataKey, dataPrefix, ENTRY_POINT } from '../contract/keys';
+
+/**
+ * The contract's retention rule, as a pure function of what the bucket holds: no I/O, so every
+ * boundary is unit-tested and the activity that runs it only gathers inputs and deletes.
+ */
+
+export interface RetentionRule {
+  /** The newest this-many builds are kept whatever their age (valpop's -n). */
+  minAssetRecords: number;
+  /** A build older than this many seconds may be deleted (valpop's -t). */
+  timeoutSeconds: number;
+  /**
+   * Objects written more recently than this are never deleted, and unreferenced objects are
+   * garbage only once older than this. Never less than `timeoutSeconds`.
+   */
+  graceSeconds: number;
+}
+
+export interface ManifestEntry {
+  key: string;
+  /** The key's last segment: the build's start time in unix seconds. */
+  timestamp: number;
+  files: readonly string[];
+}
+
+export interface DataObject {
+  /** Path below `data/<app>/`. */
+  relpath: string;
+  lastModified: Date;
+}
+
+export interface RetentionInput {
+  app: string;
+  manifests: readonly ManifestEntry[];
+  /** Paths that publishes still in progress rely on. */
+  inFlight: Iterable<string>;
+  /** Every object under `data/<app>/`. */
+  objects: readonly DataObject[];
+  /** Unix seconds. */
+  now: number;
+}
+
+export interface ManifestDecision {
+  key: string;
+  timestamp: number;
+  ageSeconds: number;
+  action: 'keep' | 'delete';
+  reason: string;
+}
+
+export type DeleteReason = 'aged-out' | 'orphan';
+
+export interface ObjectDeletion {
+  key: string;
+  reason: DeleteReason;
+}
+
+export interface RetentionPlan {
+  /** Newest first. */
+  manifests: ManifestDecision[];
+  /** Data objects to delete; manifests to delete are in `manifests`. */
+  objects: ObjectDeletion[];
+  /** Data objects that stay. */
+  objectsKept: number;
+  /** Objects a deleted build named that were left because something wrote them recently. */
+  recentlyWritten: number;
+}
+
+export function effectiveGrace(rule: Pick<RetentionRule, 'timeoutSeconds' | 'graceSeconds'>): number {
+  return Math.max(rule.timeoutSeconds, rule.graceSeconds);
+}
+
+export function planRetention(input: RetentionInput, rule: RetentionRule): RetentionPlan {
+  const grace = effectiveGrace(rule);
+  const newestFirst = [...input.manifests].sort((a, b) => b.timestamp - a.timestamp || (a.key < b.key ? 1 : -1));
+  const manifests = newestFirst.map((m, index): ManifestDecision => {
+    const ageSeconds = input.now - m.timestamp;
+    const base = { key: m.key, timestamp: m.timestamp, ageSeconds };
+    if (index < rule.minAssetRecords) {
+      return { ...base, action: 'keep', reason: `one of the newest ${rule.minAssetRecords} builds` };
+    }
+    if (ageSeconds <= rule.timeoutSeconds) {
+      return { ...base, action: 'keep', reason: `${ageSeconds}s old, not older than the ${rule.timeoutSeconds}s timeout` };
+    }
+    return {
+      ...base,
+      action: 'delete',
+      reason: `build ${index + 1} by age and ${ageSeconds}s old, older than the ${rule.timeoutSeconds}s timeout`,
+    };
+  });
+
+  const kept = new Set<string>(input.inFlight);
+  const named = new Set<string>();
+  newestFirst.forEach((m, i) => {
+    for (const f of m.files) {
+      named.add(f);
+      if (manifests[i].action === 'keep') kept.add(f);
+    }
+  });
+  // The entry point is the app's live index; a newer build always overwrites it in place.
+  kept.add(ENTRY_POINT);
+
+  const objects: ObjectDeletion[] = [];
+  let recentlyWritten = 0;
+  for (const o of input.objects) {
+    if (kept.has(o.relpath)) continue;
+    const idleSeconds = input.now - Math.floor(o.lastModified.getTime() / 1000);
+    // A writer that takes no lock (valpop, or a publish of an older pushcache) may be about to
+    // name this object in a manifest; only objects nobody touched for the grace period go.
+    if (idleSeconds <= grace) {
+      if (named.has(o.relpath)) recentlyWritten++;
+      continue;
+    }
+    objects.push({ key: dataKey(input.app, o.relpath), reason: named.has(o.relpath) ? 'aged-out' : 'orphan' });
+  }
+  return { manifests, objects, objectsKept: input.objects.length - objects.length, recentlyWritten };
+}
+
+/** The relpath of a key under `data/<app>/`. */
+export function relpathOf(app: string, key: string): string {
+  return key.slice(dataPrefix(app).length);
+}

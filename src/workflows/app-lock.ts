@@ -1,0 +1,185 @@
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { LockActivities } from '../activities/lock';
+
+/**
+ * A readers-writer lock per app, kept by one long-lived workflow per app. Publishes hold it
+ * shared from before they look at the bucket until their manifest is written; a prune holds it
+ * exclusively while it reads manifests and deletes. So a prune never deletes an object that a
+ * publish in progress wrote or chose not to rewrite, and a publish never starts relying on an
+ * object that a running prune has already decided to delete.
+ *
+ * Publishes are never made to wait for a prune that is only waiting: a prune takes the lock
+ * when no publish holds it, or gives up after its wait and reports the app busy.
+ */
+
+export type LockMode = 'shared' | 'exclusive';
+
+export interface LockOwner {
+  workflowId: string;
+  runId: string;
+}
+
+export interface LockRequest {
+  /** Unique per acquisition; a repeated request with the same token is the same request. */
+  token: string;
+  owner: LockOwner;
+  mode: LockMode;
+}
+
+export interface AppLockInput {
+  app: string;
+  /** Carried over by continue-as-new. */
+  holders?: LockRequest[];
+  waiting?: LockRequest[];
+}
+
+export interface AppLockState {
+  app: string;
+  holders: LockRequest[];
+  waiting: LockRequest[];
+}
+
+export const lockRequestSignal = defineSignal<[LockRequest]>('lockRequest');
+export const lockReleaseSignal = defineSignal<[{ token: string }]>('lockRelease');
+export const lockGrantedSignal = defineSignal<[{ token: string }]>('lockGranted');
+export const lockStateQuery = defineQuery<AppLockState>('lockState');
+
+export const appLockWorkflowId = (app: string): string => `pushcache-lock/${app}`;
+
+/** An idle lock workflow ends after this; the next request starts a new one. */
+const IDLE_LINGER = '5 minutes';
+/** While someone waits, holders are checked this often: a terminated holder must not block forever. */
+const LIVENESS_INTERVAL = '1 minute';
+/** A requester repeats its request this often, so a lost grant or a lock restarted by continue-as-new cannot strand it. */
+const REREQUEST_INTERVAL_MS = 60_000;
+
+export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
+  const holders = [...(input.holders ?? [])];
+  const waiting = [...(input.waiting ?? [])];
+  const regrant: LockRequest[] = [];
+  let dirty = true;
+  const acts = proxyActivities<LockActivities>({ startToCloseTimeout: '1m', retry: { maximumInterval: '30s' } });
+
+  setHandler(lockRequestSignal, (request) => {
+    dirty = true;
+    if (holders.some((h) => h.token === request.token)) regrant.push(request);
+    else if (!waiting.some((w) => w.token === request.token)) waiting.push(request);
+  });
+  setHandler(lockReleaseSignal, ({ token }) => {
+    dirty = true;
+    remove(holders, token);
+    remove(waiting, token);
+  });
+  setHandler(lockStateQuery, () => ({ app: input.app, holders, waiting }));
+
+  for (;;) {
+    dirty = false;
+    for (const request of [...regrant.splice(0), ...admit()]) await grant(request);
+    if (dirty) continue;
+    if (holders.length === 0 && waiting.length === 0) {
+      if (!(await condition(() => dirty, IDLE_LINGER))) return;
+    } else if (waiting.length > 0) {
+      if (!(await condition(() => dirty, LIVENESS_INTERVAL))) await dropClosedHolders();
+    } else {
+      await condition(() => dirty);
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof AppLockWorkflow>({ app: input.app, holders, waiting });
+    }
+  }
+
+  function admit(): LockRequest[] {
+    const admitted: LockRequest[] = [];
+    for (let i = 0; i < waiting.length; ) {
+      const r = waiting[i];
+      const free = r.mode === 'shared' ? !holders.some((h) => h.mode === 'exclusive') : holders.length === 0;
+      if (free) {
+        holders.push(r);
+        admitted.push(r);
+        waiting.splice(i, 1);
+      } else {
+        i++;
+      }
+    }
+    return admitted;
+  }
+
+  async function grant(request: LockRequest): Promise<void> {
+    try {
+      await getExternalWorkflowHandle(request.owner.workflowId, request.owner.runId).signal(lockGrantedSignal, { token: request.token });
+    } catch {
+      // The requester is gone; what it was granted is free again.
+      dirty = true;
+      remove(holders, request.token);
+    }
+  }
+
+  async function dropClosedHolders(): Promise<void> {
+    const closed = await acts.closedOwners(holders.map((h) => h.owner));
+    for (const owner of closed) {
+      for (const h of holders.filter((x) => x.owner.workflowId === owner.workflowId && x.owner.runId === owner.runId)) {
+        remove(holders, h.token);
+      }
+    }
+    if (closed.length > 0) dirty = true;
+  }
+}
+
+function remove(list: LockRequest[], token: string): void {
+  const i = list.findIndex((r) => r.token === token);
+  if (i >= 0) list.splice(i, 1);
+}
+
+export interface HeldAppLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the app's lock for the calling workflow. Resolves undefined when `waitMs` passes
+ * first; without `waitMs` it waits as long as it takes.
+ */
+export async function acquireAppLock(app: string, mode: LockMode, waitMs?: number): Promise<HeldAppLock | undefined> {
+  const { workflowId, runId, taskQueue } = workflowInfo();
+  const request: LockRequest = { token: `${workflowId}/${runId}/${uuid4()}`, owner: { workflowId, runId }, mode };
+  const acts = proxyActivities<LockActivities>({ startToCloseTimeout: '1m', retry: { maximumInterval: '30s' } });
+  let granted = false;
+  setHandler(lockGrantedSignal, ({ token }) => {
+    if (token === request.token) granted = true;
+  });
+
+  const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
+  const release = () =>
+    CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(appLockWorkflowId(app))
+        .signal(lockReleaseSignal, { token: request.token })
+        .catch(() => undefined),
+    );
+  try {
+    for (;;) {
+      await acts.requestAppLock({ app, taskQueue, request });
+      const left = deadline - Date.now();
+      if (granted || left <= 0) break;
+      if (await condition(() => granted, Math.min(left, REREQUEST_INTERVAL_MS))) break;
+    }
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  if (!granted) {
+    // A grant may already be on its way; releasing the token frees it either way.
+    await release();
+    return undefined;
+  }
+  return { release };
+}

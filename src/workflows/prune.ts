@@ -1,0 +1,143 @@
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  continueAsNew,
+  defineQuery,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
+import type { PruneActivities } from '../activities/prune';
+import type { AppPruneResult, PruneAllResult, PruneCounts, PruneInput, PruneOptions } from '../prune/types';
+import { acquireAppLock } from './app-lock';
+import { describeFailure, PERMANENT, rootMessage } from './failures';
+
+export interface PruneAllProgress {
+  apps: number;
+  done: number;
+  running: string[];
+}
+
+export const pruneProgressQuery = defineQuery<PruneAllProgress>('progress');
+
+/** Decisions and keys listed per app in results; the rest are only counted. */
+const LIST_LIMIT = 200;
+/** Apps pruned by one run of a prune-all before it continues as new, to keep its history short. */
+const APPS_PER_RUN = 500;
+
+/**
+ * Applies the retention rule to one app (`app`) or to every app in the bucket (`all`, each
+ * app a child workflow so one app's failure or size never touches another's history).
+ */
+export async function PruneWorkflow(input: PruneInput, carried?: PruneAllCarry): Promise<AppPruneResult | PruneAllResult> {
+  return input.all ? pruneAll(input, input.appParallelism, carried) : pruneApp(input, input.app);
+}
+
+async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResult> {
+  const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT };
+  const acts = proxyActivities<PruneActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: input.heartbeatTimeout, retry });
+
+  const lock = await acquireAppLock(app, 'exclusive', input.lockWaitSeconds * 1000);
+  if (!lock) return finish({ app, status: 'busy', ...ZERO, deleteCount: 0, manifests: [], recentlyWritten: 0 });
+  try {
+    const plan = await describeFailure(`planning the prune of ${app}`, () =>
+      acts.planAppPrune({
+        bucket: input.bucket,
+        app,
+        rule: { minAssetRecords: input.minAssetRecords, timeoutSeconds: input.timeout, graceSeconds: input.orphanGrace },
+        now: Math.floor(Date.now() / 1000),
+        planId: workflowInfo().runId,
+        dryRun: input.dryRun,
+        listLimit: LIST_LIMIT,
+      }),
+    );
+    const { planKey, ...summary } = plan;
+    if (input.dryRun) return finish({ app, status: 'dry-run', ...summary });
+    if (input.maxDelete !== undefined && plan.deleteCount > input.maxDelete) {
+      if (planKey) await acts.discardPrunePlan({ bucket: input.bucket, planKey });
+      throw ApplicationFailure.create({
+        type: 'MaxDeleteExceeded',
+        message: `pruning ${app} would delete ${plan.deleteCount} objects, more than --max-delete ${input.maxDelete}; nothing was deleted (run with --dry-run to see them)`,
+        nonRetryable: true,
+      });
+    }
+    if (planKey) await describeFailure(`deleting ${plan.deleteCount} objects of ${app}`, () => acts.deletePlanned({ bucket: input.bucket, planKey }));
+    return finish({ app, status: 'pruned', ...summary });
+  } finally {
+    await lock.release();
+  }
+}
+
+function finish<T extends AppPruneResult | PruneAllResult>(result: T): T {
+  // The memo shows the counts in the Temporal UI's run list without opening the result.
+  const { manifests: _m, objects: _o, ...counts } = result as AppPruneResult;
+  upsertMemo({ result: counts });
+  return result;
+}
+
+const ZERO: PruneCounts = { manifestsKept: 0, manifestsDeleted: 0, objectsDeleted: 0, orphansDeleted: 0, objectsKept: 0, recordsDeleted: 0 };
+
+/** What a prune-all hands to its next run when it continues as new. */
+export interface PruneAllCarry {
+  after: string;
+  result: PruneAllResult;
+}
+
+async function pruneAll(input: PruneOptions, parallelism: number, carried?: PruneAllCarry): Promise<PruneAllResult> {
+  const acts = proxyActivities<PruneActivities>({
+    startToCloseTimeout: '10m',
+    retry: { maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT },
+  });
+  const listed = await describeFailure('listing the apps in the bucket', () => acts.listApps({ bucket: input.bucket }));
+  const pending = listed.apps.filter((app) => carried === undefined || app > carried.after);
+  const thisRun = pending.slice(0, APPS_PER_RUN);
+  const result: PruneAllResult = carried?.result ?? { apps: 0, pruned: 0, busy: [], failed: [], ignored: listed.ignored, totals: { ...ZERO } };
+  const progress: PruneAllProgress = { apps: result.apps + pending.length, done: result.apps, running: [] };
+  setHandler(pruneProgressQuery, () => progress);
+
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < thisRun.length) {
+      const app = thisRun[next++];
+      progress.running.push(app);
+      try {
+        const r = await executeChild(PruneWorkflow, {
+          workflowId: `${workflowInfo().workflowId}/${app}`,
+          args: [{ ...input, app, all: undefined }],
+        });
+        record(r as AppPruneResult);
+      } catch (err) {
+        if (!(err instanceof ChildWorkflowFailure)) throw err;
+        result.failed.push({ app, reason: rootMessage(err) });
+      } finally {
+        result.apps++;
+        progress.done++;
+        progress.running.splice(progress.running.indexOf(app), 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallelism, thisRun.length) }, lane));
+
+  if (pending.length > thisRun.length) {
+    await continueAsNew<typeof PruneWorkflow>({ ...input, all: true, appParallelism: parallelism }, { after: thisRun[thisRun.length - 1], result });
+  }
+  finish(result);
+  if (result.failed.length > 0) {
+    // Every other app was pruned; failing the run makes the broken ones visible on the Schedule.
+    throw ApplicationFailure.create({
+      type: 'PruneIncomplete',
+      message: `${result.failed.length} of ${result.apps} apps could not be pruned: ${result.failed.map((f) => `${f.app} (${f.reason})`).join('; ')}`,
+      nonRetryable: true,
+    });
+  }
+  return result;
+
+  function record(r: AppPruneResult): void {
+    if (r.status === 'busy') result.busy.push(r.app);
+    else result.pruned++;
+    for (const k of Object.keys(ZERO) as Array<keyof PruneCounts>) result.totals[k] += r[k];
+  }
+}
