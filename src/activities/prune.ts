@@ -20,6 +20,8 @@ export interface PruneActivityDeps {
 }
 
 const READ_CONCURRENCY = 16;
+/** No publish or prune runs for a week; their records older than that belong to runs that were terminated. */
+const STALE_RECORD_SECONDS = 7 * 24 * 3600;
 
 /** Activities of a prune. They touch only the bucket and run on the shared worker. */
 export function createPruneActivities(deps: PruneActivityDeps) {
@@ -51,8 +53,9 @@ export function createPruneActivities(deps: PruneActivityDeps) {
     async planAppPrune(input: PlanPruneInput): Promise<PrunePlanSummary> {
       const app = validateAppName(input.app);
       const storage = deps.openStorage(input.bucket);
-      const grace = effectiveGrace(input.rule);
-      const isStale = (o: ObjectInfo) => input.now - Math.floor(o.lastModified.getTime() / 1000) > grace;
+      const idle = (o: ObjectInfo) => input.now - Math.floor(o.lastModified.getTime() / 1000);
+      // A record of pushcache's own is a leftover only once nothing could still be running for it.
+      const isStale = (o: ObjectInfo) => idle(o) > Math.max(effectiveGrace(input.rule), STALE_RECORD_SECONDS);
 
       const manifests = await readManifests(storage, app);
       const staging = await collect(storage.list(stagingPrefix(app)));
