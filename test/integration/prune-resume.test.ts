@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { resolvePruneSettings } from '../../src/config';
+import { pruneInput } from '../../src/job/prune';
+import type { AppPruneResult } from '../../src/prune/types';
+import type { PruneWorkflow } from '../../src/workflows/prune';
+import { cleanEnv } from '../helpers/cli';
+import { RecordingStorage } from '../helpers/recording-storage';
+import { seedObjects } from '../helpers/seed';
+import { jobEnv, listKeys, newBucket, openTestStorage, quietRuntime, startHarness, testServers } from '../helpers/servers';
+
+jest.setTimeout(180_000);
+
+const ORPHANS = 2500; // three delete batches of at most 1,000 keys
+
+/** Counts the keys each delete call of the replacement worker removes. */
+class CountingDeletes extends RecordingStorage {
+  static batches: number[] = [];
+  override async delete(keys: readonly string[]): Promise<void> {
+    if (keys.some((k) => k.startsWith('data/'))) CountingDeletes.batches.push(keys.length);
+    return super.delete(keys);
+  }
+}
+
+describe('a prune whose worker is killed', () => {
+  it('resumes on another worker after the last batch it reported, not from the start', async () => {
+    quietRuntime();
+    const bucket = await newBucket();
+    const storage = openTestStorage(bucket);
+    await seedObjects(storage, 'big', Array.from({ length: ORPHANS }, (_, i) => `orphan/${i}.js`));
+    await sleep(2100);
+    const taskQueue = `test-${randomUUID()}`;
+
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-delete-worker.js')], {
+      env: cleanEnv({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: '700' }),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines: string[] = [];
+    const seen = (line: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => (lines.includes(line) ? resolve() : setTimeout(check, 20));
+        check();
+      });
+    child.stdout!.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    await seen('ready');
+
+    const connection = await NativeConnection.connect({ address: testServers().temporalAddress });
+    const client = new Client({ connection, namespace: 'default' });
+    const settings = resolvePruneSettings({ minAssetRecords: '1', timeout: '1', orphanGrace: '1', heartbeatTimeout: '3s' });
+    const handle = await client.workflow.start<typeof PruneWorkflow>('PruneWorkflow', {
+      workflowId: `prune/big/${randomUUID()}`,
+      taskQueue,
+      args: [pruneInput(settings, { app: 'big' }, bucket)],
+    });
+
+    await seen('deleted 1000');
+    await sleep(200); // the heartbeat that follows the batch reaches the server
+    child.kill('SIGKILL');
+    expect((await listKeys(storage, 'data/big/')).length).toBe(ORPHANS - 1000);
+
+    const replacement = await startHarness({ taskQueue, openStorage: (b) => new CountingDeletes(openTestStorage(b)) });
+    try {
+      const result = (await handle.result()) as AppPruneResult;
+      expect(result).toMatchObject({ status: 'pruned', orphansDeleted: ORPHANS });
+      // The killed worker's first batch was not deleted again.
+      expect(CountingDeletes.batches.reduce((a, b) => a + b, 0)).toBe(ORPHANS - 1000);
+      expect(await listKeys(storage, 'data/big/')).toEqual([]);
+      expect(await listKeys(storage, 'pushcache/')).toEqual([]);
+    } finally {
+      await replacement.close();
+      await connection.close();
+    }
+  });
+});
