@@ -8,6 +8,7 @@ export interface LockActivityDeps {
 }
 
 export interface RequestAppLockInput {
+  bucket: string;
   app: string;
   /** The lock workflow runs on the requester's task queue, where the shared worker polls. */
   taskQueue: string;
@@ -24,12 +25,12 @@ export function createLockActivities(deps: LockActivityDeps) {
       // The name becomes a workflow ID; a bad one must fail here, before any lock exists for it.
       validateAppName(input.app);
       await deps.client.workflow.signalWithStart<typeof AppLockWorkflow, [LockRequest]>('AppLockWorkflow', {
-        workflowId: appLockWorkflowId(input.app),
+        workflowId: appLockWorkflowId(input.bucket, input.app),
         taskQueue: input.taskQueue,
-        args: [{ app: input.app }],
+        args: [{ bucket: input.bucket, app: input.app }],
         signal: lockRequestSignal,
         signalArgs: [input.request],
-        memo: { app: input.app },
+        memo: { bucket: input.bucket, app: input.app },
       });
     },
 

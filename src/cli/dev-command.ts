@@ -2,10 +2,12 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { resolvePublishSettings, type RawOptions } from '../config';
+import { resolvePruneSettings, resolvePublishSettings, resolveScheduleSettings, type RawOptions } from '../config';
 import { dataPrefix, manifestPrefix } from '../contract/keys';
 import { DEV_CREDENTIALS, defaultStackOptions, startLocalStack, type LocalStack } from '../dev/stack';
 import { populate } from '../job/populate';
+import { pruneInput } from '../job/prune';
+import { applySchedule } from '../job/schedule';
 import { runUrl } from '../job/workflow-id';
 import { S3Storage } from '../storage/s3';
 import { createSharedWorker } from '../worker/shared-worker';
@@ -58,6 +60,12 @@ async function runDev(o: RawOptions, demo: { source: string; app: string; exit: 
     const worker = await createSharedWorker({ connection, namespace: NAMESPACE, taskQueue: TASK_QUEUE, openStorage: storageFor });
     const running = worker.run();
     printStack(stack);
+    const schedule = resolveScheduleSettings({}, stack.bucket);
+    await applySchedule(schedule, pruneInput(resolvePruneSettings({}), { all: true }, stack.bucket), {
+      client: new Client({ connection, namespace: NAMESPACE }),
+      taskQueue: TASK_QUEUE,
+    });
+    console.log(`  prune Schedule  ${schedule.scheduleId}, every ${schedule.every}: ${stack.temporalUiUrl}/namespaces/${NAMESPACE}/schedules`);
     if (demo) {
       await publishExample(stack, connection, storageFor(stack.bucket), demo);
       if (demo.exit) worker.shutdown();

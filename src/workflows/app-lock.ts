@@ -38,6 +38,7 @@ export interface LockRequest {
 }
 
 export interface AppLockInput {
+  bucket: string;
   app: string;
   /** Carried over by continue-as-new. */
   holders?: LockRequest[];
@@ -45,6 +46,7 @@ export interface AppLockInput {
 }
 
 export interface AppLockState {
+  bucket: string;
   app: string;
   holders: LockRequest[];
   waiting: LockRequest[];
@@ -55,7 +57,8 @@ export const lockReleaseSignal = defineSignal<[{ token: string }]>('lockRelease'
 export const lockGrantedSignal = defineSignal<[{ token: string }]>('lockGranted');
 export const lockStateQuery = defineQuery<AppLockState>('lockState');
 
-export const appLockWorkflowId = (app: string): string => `pushcache-lock/${app}`;
+/** One lock per app of a bucket: the same app name in another bucket is another app. */
+export const appLockWorkflowId = (bucket: string, app: string): string => `pushcache-lock/${bucket}/${app}`;
 
 /** An idle lock workflow ends after this; the next request starts a new one. */
 const IDLE_LINGER = '5 minutes';
@@ -81,7 +84,7 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
     remove(holders, token);
     remove(waiting, token);
   });
-  setHandler(lockStateQuery, () => ({ app: input.app, holders, waiting }));
+  setHandler(lockStateQuery, () => ({ bucket: input.bucket, app: input.app, holders, waiting }));
 
   for (;;) {
     dirty = false;
@@ -95,7 +98,7 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
       await condition(() => dirty);
     }
     if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof AppLockWorkflow>({ app: input.app, holders, waiting });
+      await continueAsNew<typeof AppLockWorkflow>({ bucket: input.bucket, app: input.app, holders, waiting });
     }
   }
 
@@ -149,7 +152,7 @@ export interface HeldAppLock {
  * Takes the app's lock for the calling workflow. Resolves undefined when `waitMs` passes
  * first; without `waitMs` it waits as long as it takes.
  */
-export async function acquireAppLock(app: string, mode: LockMode, waitMs?: number): Promise<HeldAppLock | undefined> {
+export async function acquireAppLock(bucket: string, app: string, mode: LockMode, waitMs?: number): Promise<HeldAppLock | undefined> {
   const { workflowId, runId, taskQueue } = workflowInfo();
   const request: LockRequest = { token: `${workflowId}/${runId}/${uuid4()}`, owner: { workflowId, runId }, mode };
   const acts = proxyActivities<LockActivities>({ startToCloseTimeout: '1m', retry: { maximumInterval: '30s' } });
@@ -161,13 +164,13 @@ export async function acquireAppLock(app: string, mode: LockMode, waitMs?: numbe
   const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
   const release = () =>
     CancellationScope.nonCancellable(() =>
-      getExternalWorkflowHandle(appLockWorkflowId(app))
+      getExternalWorkflowHandle(appLockWorkflowId(bucket, app))
         .signal(lockReleaseSignal, { token: request.token })
         .catch(() => undefined),
     );
   try {
     for (;;) {
-      await acts.requestAppLock({ app, taskQueue, request });
+      await acts.requestAppLock({ bucket, app, taskQueue, request });
       const left = deadline - Date.now();
       if (granted || left <= 0) break;
       if (await condition(() => granted, Math.min(left, REREQUEST_INTERVAL_MS))) break;

@@ -40,7 +40,7 @@ async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResul
   const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT };
   const acts = proxyActivities<PruneActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: input.heartbeatTimeout, retry });
 
-  const lock = await acquireAppLock(app, 'exclusive', input.lockWaitSeconds * 1000);
+  const lock = await acquireAppLock(input.bucket, app, 'exclusive', input.lockWaitSeconds * 1000);
   if (!lock) return finish({ app, status: 'busy', ...ZERO, deleteCount: 0, manifests: [], recentlyWritten: 0 });
   try {
     const plan = await describeFailure(`planning the prune of ${app}`, () =>

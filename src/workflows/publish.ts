@@ -52,7 +52,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   let lock;
   if (patched('app-lock')) {
     progress.phase = 'waiting-for-prune';
-    lock = await describeFailure('taking the app lock', () => acquireAppLock(input.app, 'shared'));
+    lock = await describeFailure('taking the app lock', () => acquireAppLock(input.bucket, input.app, 'shared'));
     progress.phase = 'staging';
   }
   let result: PublishResult;

@@ -98,10 +98,10 @@ async function missingFiles(bucket: string): Promise<string[]> {
 
 const nextPlan = () => once(planning, 'plan');
 
-async function pruneWaitingForLock(): Promise<void> {
+async function pruneWaitingForLock(bucket: string): Promise<void> {
   for (;;) {
     const state = await harness.client.workflow
-      .getHandle(appLockWorkflowId(APP))
+      .getHandle(appLockWorkflowId(bucket, APP))
       .query(lockStateQuery)
       .catch(() => undefined);
     if (state?.waiting.some((r) => r.mode === 'exclusive')) return;
@@ -137,7 +137,7 @@ describe('publishes and prunes of one app running at once', () => {
           beforeStaging: async () => {
             pruning = pruneNow(bucket);
             // With the lock the prune cannot plan while Z holds it: go on once it waits for it.
-            await Promise.race([nextPlan(), pruneWaitingForLock()]);
+            await Promise.race([nextPlan(), pruneWaitingForLock(bucket)]);
           },
         });
         counts = [await z, await pruning!];

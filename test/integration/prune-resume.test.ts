@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +26,11 @@ class CountingDeletes extends RecordingStorage {
   }
 }
 
+let killLater: ChildProcess | undefined;
+afterEach(() => {
+  if (killLater?.exitCode === null) killLater.kill('SIGKILL');
+});
+
 describe('a prune whose worker is killed', () => {
   it('resumes on another worker after the last batch it reported, not from the start', async () => {
     quietRuntime();
@@ -39,13 +44,20 @@ describe('a prune whose worker is killed', () => {
       env: cleanEnv({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: '700' }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    killLater = child;
     const lines: string[] = [];
-    const seen = (line: string) =>
-      new Promise<void>((resolve) => {
-        const check = () => (lines.includes(line) ? resolve() : setTimeout(check, 20));
-        check();
-      });
-    child.stdout!.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    let partial = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts);
+    });
+    const seen = async (line: string) => {
+      while (!lines.includes(line)) {
+        if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}) before printing ${line}; it printed ${JSON.stringify(lines)}`);
+        await sleep(20);
+      }
+    };
     await seen('ready');
 
     const connection = await NativeConnection.connect({ address: testServers().temporalAddress });

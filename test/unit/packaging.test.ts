@@ -8,7 +8,7 @@ describe('container packaging', () => {
   it('has a valid docker-compose.yml with the whole local stack', () => {
     // docker-compose 1.x checks the file without an engine; .ci/run installs it.
     const out = execFileSync('docker-compose', ['config', '--services'], { cwd: root, encoding: 'utf8' });
-    expect(out.trim().split('\n').sort()).toEqual(['bucket', 'minio', 'publish-example', 'temporal', 'worker']);
+    expect(out.trim().split('\n').sort()).toEqual(['bucket', 'minio', 'prune-schedule', 'publish-example', 'temporal', 'worker']);
     execFileSync('docker-compose', ['config', '-q'], { cwd: root });
   });
 
