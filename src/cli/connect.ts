@@ -22,6 +22,17 @@ export async function connectTemporal(settings: TemporalSettings): Promise<{ con
   return { connection, client: new Client({ connection, namespace: settings.namespace }) };
 }
 
+/** Runs `fn` with a client, and closes the connection after it whatever happens. */
+export async function withTemporalClient<T>(settings: TemporalSettings, fn: (client: Client) => Promise<T>): Promise<T> {
+  const { connection, client } = await connectTemporal(settings);
+  try {
+    return await fn(client);
+  } finally {
+    // Never let a failed close hide the error that ended the command.
+    await connection.close().catch(() => undefined);
+  }
+}
+
 export function openStorage(settings: StorageSettings, bucket = settings.bucket): Storage {
   return S3Storage.open({
     endpoint: settings.endpoint,

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { prune } from '../job/prune';
-import { connectTemporal, openStorage } from './connect';
+import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
 import { withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
 
@@ -22,10 +22,7 @@ async function runPrune(options: RawOptions): Promise<void> {
   const temporal = resolveTemporalSettings(options);
   // Wrong credentials or a missing bucket are reported here, before a workflow is started.
   await openStorage(storageSettings).checkAccess();
-  const { connection, client } = await connectTemporal(temporal);
-  try {
-    await prune(settings, target, { client, bucket: storageSettings.bucket, temporal, report: (line) => console.log(`pushcache: ${line}`) });
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  await withTemporalClient(temporal, (client) =>
+    prune(settings, target, { client, bucket: storageSettings.bucket, temporal, report: (line) => console.log(`pushcache: ${line}`) }),
+  );
 }

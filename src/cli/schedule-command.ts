@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolveScheduleSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { pruneInput } from '../job/prune';
 import { applySchedule, deleteSchedule, triggerSchedule } from '../job/schedule';
-import { connectTemporal } from './connect';
+import { withTemporalClient } from './connect';
 import { runCommand } from './run';
 import { withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
 
@@ -31,36 +31,23 @@ async function runApply(options: RawOptions): Promise<void> {
   const bucket = resolveStorageSettings(options).bucket;
   const schedule = resolveScheduleSettings(options, bucket);
   const temporal = resolveTemporalSettings(options);
-  const { connection, client } = await connectTemporal(temporal);
-  try {
-    const outcome = await applySchedule(schedule, pruneInput(settings, { all: true }, bucket), { client, taskQueue: temporal.taskQueue });
-    console.log(
-      `pushcache: ${outcome} Schedule ${schedule.scheduleId}: prune every app in ${bucket} ${schedule.cron ? `on cron "${schedule.cron}"` : `every ${schedule.every}`}, ` +
-        `keeping the newest ${settings.minAssetRecords} builds and anything younger than ${settings.timeout}s`,
-    );
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  const outcome = await withTemporalClient(temporal, (client) =>
+    applySchedule(schedule, pruneInput(settings, { all: true }, bucket), { client, taskQueue: temporal.taskQueue }),
+  );
+  console.log(
+    `pushcache: ${outcome} Schedule ${schedule.scheduleId}: prune every app in ${bucket} ${schedule.cron ? `on cron "${schedule.cron}"` : `every ${schedule.every}`}, ` +
+      `keeping the newest ${settings.minAssetRecords} builds and anything younger than ${settings.timeout}s`,
+  );
 }
 
 async function runDelete(options: RawOptions): Promise<void> {
-  const schedule = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
-  const { connection, client } = await connectTemporal(resolveTemporalSettings(options));
-  try {
-    const existed = await deleteSchedule(schedule.scheduleId, { client });
-    console.log(`pushcache: ${existed ? 'deleted' : 'there was no'} Schedule ${schedule.scheduleId}`);
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  const { scheduleId } = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
+  const existed = await withTemporalClient(resolveTemporalSettings(options), (client) => deleteSchedule(scheduleId, { client }));
+  console.log(`pushcache: ${existed ? 'deleted' : 'there was no'} Schedule ${scheduleId}`);
 }
 
 async function runTrigger(options: RawOptions): Promise<void> {
-  const schedule = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
-  const { connection, client } = await connectTemporal(resolveTemporalSettings(options));
-  try {
-    await triggerSchedule(schedule.scheduleId, { client });
-    console.log(`pushcache: triggered Schedule ${schedule.scheduleId}`);
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  const { scheduleId } = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
+  await withTemporalClient(resolveTemporalSettings(options), (client) => triggerSchedule(scheduleId, { client }));
+  console.log(`pushcache: triggered Schedule ${scheduleId}`);
 }
