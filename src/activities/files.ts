@@ -6,11 +6,13 @@ import { cacheControl, contentType } from '../contract/headers';
 import { dataKey, ENTRY_POINT, stagingKey } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { validateAppName } from '../contract/names';
-import type { StagingRecord } from '../contract/staging';
+import { parseStagingRecord, type StagingRecord } from '../contract/staging';
 import { SourceChangedError } from '../errors';
-import { planBatches, type BatchLimits } from '../source/batches';
+import { planBatches } from '../source/batches';
+import { planUploads } from '../source/upload-plan';
 import { scanSource, type ScannedSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
+import { listAppObjects, readEarlierBuilds } from './earlier-builds';
 import { withFailureTranslation } from './failures';
 import type { StageInput, StageSummary, UploadBatchInput, UploadEntryPointInput, UploadResult } from './types';
 
@@ -64,12 +66,38 @@ export function createFileActivities(deps: FileActivityDeps) {
     );
   }
 
+  // What each staged publish uploads, by staging key; rebuilt from the staging record after a restart.
+  const uploads = new Map<string, FileRecord[]>();
+
+  async function uploadList(input: UploadBatchInput): Promise<{ tree: ScannedSource; files: FileRecord[] }> {
+    const tree = await stagedTree(input.sourceDir, input.listDigest);
+    let files = input.stagingKey ? uploads.get(input.stagingKey) : undefined;
+    if (!files) {
+      const skipped = new Set(input.stagingKey ? await skippedBy(input.stagingKey) : []);
+      files = withoutEntryPoint(tree).filter((f) => !skipped.has(f.path));
+      if (input.stagingKey) uploads.set(input.stagingKey, files);
+    }
+    return { tree, files };
+  }
+
+  async function skippedBy(key: string): Promise<string[]> {
+    const body = await deps.storage.get(key);
+    // Gone only once the manifest is written, and then no batch runs any more.
+    if (!body) throw new SourceChangedError(`the staging record ${key} of this publish is gone`);
+    return parseStagingRecord(key, body.toString('utf8')).skipped ?? [];
+  }
+
   return withFailureTranslation({
-    /** Scans and hashes the tree, then records it under pushcache's staging prefix. */
+    /**
+     * Scans and hashes the tree, decides which files the bucket already holds, and records the
+     * file list and those decisions under pushcache's staging prefix.
+     */
     async stageBuild(input: StageInput): Promise<StageSummary> {
       validateAppName(input.app);
       const tree = await scan(input.sourceDir);
       remember(tree);
+      const [existing, earlier] = await Promise.all([listAppObjects(deps.storage, input.app), readEarlierBuilds(deps.storage, input.app)]);
+      const plan = planUploads(tree.files, existing, earlier, input.cacheMaxAge);
       const record: StagingRecord = {
         version: 1,
         publishId: input.publishId,
@@ -79,29 +107,38 @@ export function createFileActivities(deps: FileActivityDeps) {
         timestamp: input.timestamp,
         listDigest: tree.listDigest,
         files: tree.files,
+        cacheMaxAge: input.cacheMaxAge,
+        skipped: plan.skip.map((f) => f.path),
       };
       const key = stagingKey(input.app, input.publishId);
       await deps.storage.put(key, Buffer.from(JSON.stringify(record)), {
         contentType: 'application/json',
         cacheControl: 'no-store',
       });
+      const toUpload = plan.upload.filter((f) => f.path !== ENTRY_POINT);
+      uploads.set(key, toUpload);
       const entryPoint = tree.files.find((f) => f.path === ENTRY_POINT);
+      const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
       return {
         fileCount: tree.files.length,
         totalBytes: tree.totalBytes,
         listDigest: tree.listDigest,
-        batchCount: batchesOf(tree, input.batchLimits).length,
+        batchCount: planBatches(toUpload.map((f) => f.size), input.batchLimits).length,
         entryPointBytes: entryPoint ? entryPoint.size : null,
         stagingKey: key,
+        uploadFiles: plan.upload.length,
+        uploadBytes: bytes(plan.upload),
+        skippedFiles: plan.skip.length,
+        skippedBytes: bytes(plan.skip),
       };
     },
 
     /** Uploads one batch; after a retry it resumes from the last file it reported done. */
     async uploadBatch(input: UploadBatchInput): Promise<UploadResult> {
-      const tree = await stagedTree(input.sourceDir, input.listDigest);
-      const batch = batchesOf(tree, input.batchLimits)[input.batchIndex];
+      const { tree, files: all } = await uploadList(input);
+      const batch = planBatches(all.map((f) => f.size), input.batchLimits)[input.batchIndex];
       if (!batch) throw new SourceChangedError(`batch ${input.batchIndex} does not exist in the staged tree`);
-      const files = withoutEntryPoint(tree).slice(batch.start, batch.end);
+      const files = all.slice(batch.start, batch.end);
       const ctx = Context.current();
       const resumeAt = typeof ctx.info.heartbeatDetails === 'number' ? ctx.info.heartbeatDetails : 0;
 
@@ -141,11 +178,4 @@ export type FileActivities = ReturnType<typeof createFileActivities>;
 
 function withoutEntryPoint(tree: ScannedSource): FileRecord[] {
   return tree.files.filter((f) => f.path !== ENTRY_POINT);
-}
-
-function batchesOf(tree: ScannedSource, limits: BatchLimits) {
-  return planBatches(
-    withoutEntryPoint(tree).map((f) => f.size),
-    limits,
-  );
 }

@@ -10,6 +10,8 @@ export interface StageInput {
   timestamp: number;
   publishId: string;
   batchLimits: BatchLimits;
+  /** Objects written with another max-age are uploaded again, for their headers. */
+  cacheMaxAge: number;
 }
 
 export interface StageSummary {
@@ -20,12 +22,20 @@ export interface StageSummary {
   /** Size of fed-mods.json, or null when the build has none. */
   entryPointBytes: number | null;
   stagingKey: string;
+  /** Files (and bytes) this publish uploads, fed-mods.json included. */
+  uploadFiles: number;
+  uploadBytes: number;
+  /** Files the bucket already holds with the right bytes and headers. */
+  skippedFiles: number;
+  skippedBytes: number;
 }
 
 export interface UploadBatchInput {
   app: string;
   sourceDir: string;
   listDigest: string;
+  /** Where the decisions of stageBuild are; absent in runs started before files were skipped. */
+  stagingKey?: string;
   batchIndex: number;
   batchLimits: BatchLimits;
   cacheMaxAge: number;

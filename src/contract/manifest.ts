@@ -8,6 +8,8 @@ export const FileRecordSchema = z.object({
   path: z.string(),
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The ETag the object gets when pushcache uploads these bytes; lets a republish skip it. */
+  etag: z.string().optional(),
 });
 export type FileRecord = z.infer<typeof FileRecordSchema>;
 
@@ -17,6 +19,7 @@ const CurrentManifestSchema = z.looseObject({
   valpopImage: z.string().optional(),
   timestamp: z.number().int().optional(),
   publishId: z.string().optional(),
+  cacheMaxAge: z.number().int().optional(),
   sha256: z.record(z.string(), z.string()).optional(),
   sizes: z.record(z.string(), z.number()).optional(),
 });
@@ -29,6 +32,8 @@ export interface Manifest {
   timestamp?: number;
   /** Which publish wrote it; lets a retried write recognise its own manifest. */
   publishId?: string;
+  /** The max-age the build's objects were written with; a republish with another one rewrites them. */
+  cacheMaxAge?: number;
   sha256?: Record<string, string>;
   sizes?: Record<string, number>;
 }
@@ -48,6 +53,7 @@ export interface ManifestInput {
   valpopImage?: string;
   timestamp: number;
   publishId: string;
+  cacheMaxAge?: number;
 }
 
 /** Serialises the contract's body plus pushcache's extra fields. */
@@ -58,6 +64,7 @@ export function renderManifest(input: ManifestInput): string {
     ...(input.valpopImage ? { valpopImage: input.valpopImage } : {}),
     timestamp: input.timestamp,
     publishId: input.publishId,
+    ...(input.cacheMaxAge !== undefined ? { cacheMaxAge: input.cacheMaxAge } : {}),
     sha256: Object.fromEntries(input.files.map((f) => [f.path, f.sha256])),
     sizes: Object.fromEntries(input.files.map((f) => [f.path, f.size])),
   };

@@ -16,6 +16,9 @@ export const StagingRecordSchema = z.object({
   timestamp: z.number().int(),
   listDigest: z.string(),
   files: z.array(FileRecordSchema),
+  cacheMaxAge: z.number().int().optional(),
+  /** Paths already in the bucket with the right bytes and headers: not uploaded by this publish. */
+  skipped: z.array(z.string()).optional(),
 });
 export type StagingRecord = z.infer<typeof StagingRecordSchema>;
 

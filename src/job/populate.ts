@@ -106,7 +106,9 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   if (result.prune) deps.report(describePrune(settings.app, result.prune));
   // Last, because an operator often sees only the last line of a Job's log.
   deps.report(
-    `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}, manifest ${result.manifestKey}`,
+    `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}` +
+      (result.skipped ? ` (${result.uploaded} uploaded, ${result.skipped} already there)` : '') +
+      `, manifest ${result.manifestKey}`,
   );
   return { ...result, workflowId, runId, resumed: attached };
 }
@@ -179,7 +181,10 @@ export function describeProgress(p: PublishProgress): string {
     case 'staging':
       return 'staging: hashing the build and recording its file list';
     case 'uploading':
-      return `uploading: ${p.files}/${p.fileTotal} files, ${formatBytes(p.bytes)}/${formatBytes(p.byteTotal)}, batch ${p.batches}/${p.batchTotal}`;
+      return (
+        `uploading: ${p.files}/${p.fileTotal} files, ${formatBytes(p.bytes)}/${formatBytes(p.byteTotal)}, batch ${p.batches}/${p.batchTotal}` +
+        (p.skipped ? ` (${p.skipped} unchanged files skipped)` : '')
+      );
     case 'entry-point':
       return `uploading fed-mods.json (all ${p.files} other files are in place)`;
     case 'manifest':

@@ -5,6 +5,7 @@ import pMap from 'p-map';
 import { relPathProblem } from '../contract/names';
 import type { FileRecord } from '../contract/manifest';
 import { InvalidNameError, SourceError } from '../errors';
+import { EtagHasher } from '../storage/etag';
 
 export interface ScannedSource {
   root: string;
@@ -18,6 +19,8 @@ export interface ScannedSource {
 export interface ScanOptions {
   /** Files hashed at once. Default 8. */
   hashConcurrency?: number;
+  /** Multipart part size the ETags are computed for; see EtagHasher. */
+  partSize?: number;
 }
 
 /** Lists every regular file under `root` (following symlinks that stay inside it) and hashes each. */
@@ -27,7 +30,7 @@ export async function scanSource(root: string, options: ScanOptions = {}): Promi
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const files = await pMap(
     found,
-    async (f) => ({ path: f.path, size: f.size, sha256: await hashFile(path.join(realRoot, f.path), f.path) }),
+    async (f) => ({ path: f.path, size: f.size, ...(await hashFile(path.join(realRoot, f.path), f.path, options.partSize)) }),
     { concurrency: options.hashConcurrency ?? 8 },
   );
   return {
@@ -116,12 +119,17 @@ async function listFiles(realRoot: string): Promise<Found[]> {
   return out;
 }
 
-async function hashFile(abs: string, relpath: string): Promise<string> {
+/** One read of the file gives both its sha256 (what the manifest records) and its S3 ETag (what a listing shows). */
+async function hashFile(abs: string, relpath: string, partSize?: number): Promise<{ sha256: string; etag: string }> {
   const hash = createHash('sha256');
+  const etag = new EtagHasher(partSize);
   try {
-    for await (const chunk of createReadStream(abs)) hash.update(chunk as Buffer);
+    for await (const chunk of createReadStream(abs)) {
+      hash.update(chunk as Buffer);
+      etag.update(chunk as Buffer);
+    }
   } catch (err) {
     throw new SourceError(`cannot read ${relpath} (${(err as NodeJS.ErrnoException).code}); check its permissions`, abs);
   }
-  return hash.digest('hex');
+  return { sha256: hash.digest('hex'), etag: etag.digest() };
 }

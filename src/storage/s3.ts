@@ -12,6 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { StorageError, type StorageFailureKind } from '../errors';
+import { PART_SIZE } from './etag';
 import type { ObjectBody, ObjectInfo, Storage, WriteOptions } from './storage';
 
 export interface S3StorageOptions {
@@ -32,7 +33,6 @@ export interface S3StorageOptions {
 
 // DeleteObjects refuses more than 1,000 keys in one call.
 const MAX_BULK_DELETE = 1000;
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 // Below this, bodies are read into memory: cheap, and the SDK can retry a request with a buffer.
 // Above it they stream from disk, since a consumed stream cannot be resent.
 const BUFFER_LIMIT = 1024 * 1024;
@@ -70,7 +70,7 @@ export class S3Storage implements Storage {
     options: { endpoint?: string; partSize?: number } = {},
   ) {
     this.description = `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
-    this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    this.partSize = options.partSize ?? PART_SIZE;
   }
 
   static open(options: S3StorageOptions): S3Storage {
@@ -87,7 +87,7 @@ export class S3Storage implements Storage {
       await this.call('write', key, () => this.client.send(new PutObjectCommand(this.putInput(key, bytes, options))));
       return;
     }
-    if (body.size < this.partSize) {
+    if (body.size <= this.partSize) {
       const input = { ...this.putInput(key, body.open(), options), ContentLength: body.size };
       await this.call('write', key, () => this.client.send(new PutObjectCommand(input)));
       return;
@@ -127,7 +127,7 @@ export class S3Storage implements Storage {
     try {
       for await (const page of pages) {
         for (const o of page.Contents ?? []) {
-          yield { key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+          yield { key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0), etag: o.ETag?.replace(/"/g, '') };
         }
       }
     } catch (err) {

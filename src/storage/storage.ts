@@ -4,6 +4,8 @@ export interface ObjectInfo {
   key: string;
   size: number;
   lastModified: Date;
+  /** Without quotes; see EtagHasher for what it says about the content. */
+  etag?: string;
 }
 
 /** Where the bytes of an object come from; `open` may be called again when a write is retried. */

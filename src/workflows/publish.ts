@@ -45,7 +45,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
 
   const { runId } = workflowInfo();
   const timestamp = Math.floor(workflowInfo().runStartTime.getTime() / 1000);
-  const progress: PublishProgress = { phase: 'staging', files: 0, fileTotal: 0, bytes: 0, byteTotal: 0, batches: 0, batchTotal: 0 };
+  const progress: PublishProgress = { phase: 'staging', files: 0, fileTotal: 0, bytes: 0, byteTotal: 0, skipped: 0, batches: 0, batchTotal: 0 };
   setHandler(progressQuery, () => progress);
 
   // Histories recorded before the app lock existed replay without it.
@@ -79,9 +79,18 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         timestamp,
         publishId: runId,
         batchLimits: input.batchLimits,
+        cacheMaxAge: input.cacheMaxAge,
       }),
     );
-    Object.assign(progress, { phase: 'uploading', fileTotal: staged.fileCount, byteTotal: staged.totalBytes, batchTotal: staged.batchCount });
+    // Runs staged before files were skipped report no skip counts.
+    const skipped = staged.skippedFiles ?? 0;
+    Object.assign(progress, {
+      phase: 'uploading',
+      fileTotal: staged.uploadFiles ?? staged.fileCount,
+      byteTotal: staged.uploadBytes ?? staged.totalBytes,
+      skipped,
+      batchTotal: staged.batchCount,
+    });
 
     try {
       await uploadBatches(staged);
@@ -94,7 +103,14 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         bucket.commitManifest({ bucket: input.bucket, app: input.app, stagingKey: staged.stagingKey, publishId: runId, timestamp }),
       );
       progress.phase = 'done';
-      return { ...committed, files: staged.fileCount, bytes: staged.totalBytes, listDigest: staged.listDigest };
+      return {
+        ...committed,
+        files: staged.fileCount,
+        bytes: staged.totalBytes,
+        uploaded: staged.fileCount - skipped,
+        skipped,
+        listDigest: staged.listDigest,
+      };
     } catch (err) {
       progress.phase = 'failed';
       // Without its staging record the failed build's files belong to no one and age out.
@@ -135,6 +151,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         const r = await describeFailure(`uploading batch ${batchIndex + 1}/${s.batchCount}`, () =>
           files.uploadBatch({
             ...source(s),
+            stagingKey: s.stagingKey,
             batchIndex,
             batchLimits: input.batchLimits,
             cacheMaxAge: input.cacheMaxAge,

@@ -39,6 +39,8 @@ export interface PublishProgress {
   fileTotal: number;
   bytes: number;
   byteTotal: number;
+  /** Files the bucket already holds; not part of files/fileTotal. */
+  skipped: number;
   batches: number;
   batchTotal: number;
 }
@@ -46,8 +48,12 @@ export interface PublishProgress {
 export interface PublishResult {
   manifestKey: string;
   timestamp: number;
+  /** Every file of the build, and its bytes. */
   files: number;
   bytes: number;
+  /** Files written by this publish (fed-mods.json included), and files already in the bucket. */
+  uploaded: number;
+  skipped: number;
   listDigest: string;
   prune?: {
     status: AppPruneStatus | 'failed';

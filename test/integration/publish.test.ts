@@ -243,7 +243,7 @@ describe('bad input fails fast and writes nothing', () => {
     const storage = openTestStorage(bucket);
     const { createFileActivities } = await import('../../src/activities/files');
     const acts = createFileActivities({ storage });
-    const staged = await acts.stageBuild({ app: 'changing', sourceDir: source, image: '', timestamp: 1, publishId: 'p', batchLimits: { maxFiles: 10, maxBytes: 1 << 20 } });
+    const staged = await acts.stageBuild({ app: 'changing', sourceDir: source, image: '', timestamp: 1, publishId: 'p', batchLimits: { maxFiles: 10, maxBytes: 1 << 20 }, cacheMaxAge: 86400 });
     writeFileSync(path.join(source, 'index.html'), '<html>changed</html>');
     const fresh = createFileActivities({ storage }); // a restarted Job: no cached scan
     await expect(fresh.uploadEntryPoint({ app: 'changing', sourceDir: source, listDigest: staged.listDigest, cacheMaxAge: 1 })).rejects.toThrow(/changed after this publish staged them/);

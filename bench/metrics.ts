@@ -1,0 +1,65 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+
+/**
+ * What the server side saw: MinIO's request counters, and the peak RSS of a long-running
+ * process (the pushcache worker) read from /proc.
+ *
+ * MinIO's v2 cluster endpoint (/minio/v2/metrics/cluster) carries no per-API request counters
+ * in the MinIO this project builds, and the v2 node endpoint refreshes them only every few
+ * seconds; the v3 endpoint below is counted live, so a reading right after a command is exact.
+ * Reading it needs the server started with MINIO_PROMETHEUS_AUTH_TYPE=public.
+ */
+export const REQUESTS_METRICS_PATH = '/minio/metrics/v3/api/requests';
+
+export type RequestCounts = Map<string, number>;
+
+/** Requests MinIO has served since it started, by S3 API name (PutObject, PutObjectPart, DeleteMultipleObjects, ...). */
+export async function readRequestCounts(endpoint: string): Promise<RequestCounts | undefined> {
+  const res = await fetch(`${endpoint}${REQUESTS_METRICS_PATH}`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const counts: RequestCounts = new Map();
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^minio_api_requests_total\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const name = /(?:^|,)name="([^"]+)"/.exec(m[1])?.[1];
+    if (name) counts.set(name, (counts.get(name) ?? 0) + Number(m[2]));
+  }
+  return counts.size ? counts : undefined;
+}
+
+export interface RequestDelta {
+  /** PutObject plus multipart part uploads (PutObjectPart). */
+  put: number;
+  /** DeleteObject plus DeleteMultipleObjects calls (one call deletes up to 1,000 keys). */
+  delete: number;
+  /** Every S3 request, of any kind (lists, heads, gets, multipart bookkeeping...). */
+  all: number;
+}
+
+export function requestDelta(before: RequestCounts | undefined, after: RequestCounts | undefined): RequestDelta | undefined {
+  if (!before || !after) return undefined;
+  const d = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+  let all = 0;
+  for (const name of after.keys()) all += d(name);
+  return { put: d('PutObject') + d('PutObjectPart'), delete: d('DeleteObject') + d('DeleteMultipleObjects'), all };
+}
+
+/** Resets the kernel's peak-RSS mark (VmHWM) of `pid` so the next reading covers one run; false if not permitted. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Peak RSS (VmHWM) of a running process in KiB. */
+export function readPeakRssKb(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,45 @@
+import { dataPrefix, manifestPrefix, manifestTimestamp } from '../contract/keys';
+import { parseManifest } from '../contract/manifest';
+import type { EarlierBuilds, EarlierWrite, ExistingObject } from '../source/upload-plan';
+import type { Storage } from '../storage/storage';
+
+/** How many of the newest manifests a publish reads to learn what earlier builds wrote. */
+const MANIFESTS_READ = 5;
+
+/** Every object under `data/<app>/` with its size and ETag: one paginated listing, no HEADs. */
+export async function listAppObjects(storage: Storage, app: string): Promise<Map<string, ExistingObject>> {
+  const prefix = dataPrefix(app);
+  const objects = new Map<string, ExistingObject>();
+  for await (const o of storage.list(prefix)) objects.set(o.key.slice(prefix.length), { size: o.size, etag: o.etag });
+  return objects;
+}
+
+/**
+ * For each path, what the newest of the app's latest builds that names it recorded. An
+ * unreadable manifest only means less is known (more is uploaded); it never fails a publish.
+ * Called while the publish holds the app lock, so no prune deletes what it finds.
+ */
+export async function readEarlierBuilds(storage: Storage, app: string): Promise<EarlierBuilds> {
+  const keys: Array<{ key: string; ts: number }> = [];
+  for await (const o of storage.list(manifestPrefix(app))) {
+    const ts = manifestTimestamp(o.key);
+    if (ts !== undefined) keys.push({ key: o.key, ts });
+  }
+  keys.sort((a, b) => b.ts - a.ts);
+  const earlier = new Map<string, EarlierWrite>();
+  for (const { key } of keys.slice(0, MANIFESTS_READ)) {
+    const body = await storage.get(key);
+    if (!body) continue;
+    let manifest;
+    try {
+      manifest = parseManifest(key, body.toString('utf8'));
+    } catch {
+      // What it named is unknown, so what older builds say about those paths may be stale.
+      break;
+    }
+    for (const path of manifest.files) {
+      if (!earlier.has(path)) earlier.set(path, { sha256: manifest.sha256?.[path], cacheMaxAge: manifest.cacheMaxAge });
+    }
+  }
+  return earlier;
+}

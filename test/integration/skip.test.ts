@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { resolvePublishSettings, type RawOptions } from '../../src/config';
+import { cacheControl } from '../../src/contract/headers';
+import { dataKey, ENTRY_POINT } from '../../src/contract/keys';
+import { populate } from '../../src/job/populate';
+import { PART_SIZE } from '../../src/storage/etag';
+import { scanSource } from '../../src/source/scan';
+import { RecordingStorage } from '../helpers/recording-storage';
+import { newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { copyExample, readLocal, readObject, sha256 } from '../helpers/trees';
+
+jest.setTimeout(180_000);
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness();
+});
+afterAll(async () => harness?.close());
+
+/** Publishes and returns the data objects this publish wrote (PUTs), besides the outcome. */
+async function publish(bucket: string, source: string, image: string, extra: RawOptions = {}) {
+  const storage = new RecordingStorage(openTestStorage(bucket));
+  const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image, ...extra }), {
+    client: harness.client,
+    connection: harness.connection,
+    storage,
+    bucket,
+    temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: harness.taskQueue },
+    report: () => undefined,
+    progressIntervalMs: 100,
+  });
+  const written = storage.events.filter((e) => e.phase === 'start' && e.key.startsWith('data/')).map((e) => e.key.slice('data/app/'.length));
+  return { outcome, written: written.sort() };
+}
+
+async function expectBucketMatches(bucket: string, source: string, maxAge = 86400): Promise<void> {
+  for (const f of (await scanSource(source)).files) {
+    const stored = await readObject(bucket, dataKey('app', f.path));
+    expect(sha256(stored.body)).toBe(sha256(readLocal(source, f.path)));
+    expect(stored.cacheControl).toBe(cacheControl(f.path, maxAge));
+  }
+}
+
+describe('a republish skips what the bucket already holds', () => {
+  it('writes only fed-mods.json for an unchanged tree, then exactly the changed file', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const first = await publish(bucket, source, 'img:1');
+    expect(first.outcome).toMatchObject({ files: 22, uploaded: 22, skipped: 0 });
+
+    const same = await publish(bucket, source, 'img:2');
+    expect(same.written).toEqual([ENTRY_POINT]);
+    expect(same.outcome).toMatchObject({ files: 22, uploaded: 1, skipped: 21 });
+
+    // Same size, other bytes: never skipped.
+    const target = path.join(source, 'index.html');
+    const original = readLocal(source, 'index.html');
+    writeFileSync(target, Buffer.from(original.toString('latin1').replace(/<\/html>/i, '</HTML>'), 'latin1'));
+    expect(readLocal(source, 'index.html').length).toBe(original.length);
+    const changed = await publish(bucket, source, 'img:3');
+    expect(changed.written).toEqual([ENTRY_POINT, 'index.html'].sort());
+    await expectBucketMatches(bucket, source);
+  });
+
+  it('skips unchanged multipart and exactly-one-part files, whose ETags it computes like S3', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    writeFileSync(path.join(source, 'big.wasm'), randomBytes(2 * PART_SIZE + 12345));
+    writeFileSync(path.join(source, 'one-part.bin'), randomBytes(PART_SIZE));
+    await publish(bucket, source, 'img:1');
+    const again = await publish(bucket, source, 'img:2');
+    expect(again.written).toEqual([ENTRY_POINT]);
+
+    writeFileSync(path.join(source, 'big.wasm'), randomBytes(2 * PART_SIZE + 12345));
+    const changed = await publish(bucket, source, 'img:3');
+    expect(changed.written).toEqual(['big.wasm', ENTRY_POINT].sort());
+    await expectBucketMatches(bucket, source);
+  });
+
+  it('uploads again what another writer replaced, and everything when the max-age changes', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    await publish(bucket, source, 'img:1');
+    const js = (await scanSource(source)).files.find((f) => f.path.endsWith('.js') && f.path !== ENTRY_POINT)!;
+    // valpop (or anyone) rewrites the object with other bytes of the same size.
+    await openTestStorage(bucket).put(dataKey('app', js.path), Buffer.alloc(js.size, 'x'), { contentType: 'application/javascript', cacheControl: 'no-cache' });
+    const repaired = await publish(bucket, source, 'img:2');
+    expect(repaired.written).toEqual([ENTRY_POINT, js.path].sort());
+    await expectBucketMatches(bucket, source);
+
+    const newAge = await publish(bucket, source, 'img:3', { cacheMaxAge: '600' });
+    expect(newAge.written).toHaveLength(22);
+    await expectBucketMatches(bucket, source, 600);
+  });
+});
