@@ -34,12 +34,30 @@ function osName(): string {
   }
 }
 
+/** Module path and version a Go binary records (`go version -m`), e.g. `github.com/peak/s5cmd/v2 v2.3.0`. */
+export function parseGoModuleVersion(text: string): string | undefined {
+  const mod = /^\s*mod\s+(\S+)\s+(\S+)/m.exec(text);
+  if (!mod) return undefined;
+  const replaced = /^\s*=>\s+(\S+)/m.exec(text);
+  return `${mod[1]} ${mod[2]}${replaced ? ` (built from ${replaced[1]})` : ''}`;
+}
+
+/** A server's own version line, plus the module version it was built from when it says only "DEV". */
 function server(name: 'minio' | 'temporal'): string {
+  let bin: string;
   try {
-    return firstLine(findBinary(name), ['--version']);
+    bin = findBinary(name);
   } catch {
     return 'not available';
   }
+  const own = firstLine(bin, ['--version']);
+  let built: string | undefined;
+  try {
+    built = parseGoModuleVersion(execFileSync('go', ['version', '-m', bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 }));
+  } catch {
+    built = undefined;
+  }
+  return built ? `${own}; built from ${built}` : own;
 }
 
 export function loadAverage(): string {

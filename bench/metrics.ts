@@ -13,7 +13,7 @@ export const REQUESTS_METRICS_PATH = '/minio/metrics/v3/api/requests';
 
 export type RequestCounts = Map<string, number>;
 
-/** Requests MinIO has served since it started, by S3 API name (PutObject, PutObjectPart, DeleteMultipleObjects, ...). */
+/** Requests MinIO has served since it started, by S3 API name (PutObject, PutObjectPart, DeleteMultipleObjects, ...); undefined if it serves no such metrics. */
 export async function readRequestCounts(endpoint: string): Promise<RequestCounts | undefined> {
   const res = await fetch(`${endpoint}${REQUESTS_METRICS_PATH}`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
   if (!res?.ok) return undefined;
@@ -24,7 +24,7 @@ export async function readRequestCounts(endpoint: string): Promise<RequestCounts
     const name = /(?:^|,)name="([^"]+)"/.exec(m[1])?.[1];
     if (name) counts.set(name, (counts.get(name) ?? 0) + Number(m[2]));
   }
-  return counts.size ? counts : undefined;
+  return counts;
 }
 
 export interface RequestDelta {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { findBinary } from '../src/dev/binaries';
+import { parseGoModuleVersion } from './machine';
 
 /**
  * Finds or installs the tools the bench compares, following scripts/provision.sh: Go tools are
@@ -118,14 +119,10 @@ async function goInstall(name: string, mod: { module: string; version: string },
   }
 }
 
-/** Module path and version recorded in a Go binary (`go version -m`), e.g. `github.com/peak/s5cmd/v2 v2.3.0`. */
+/** Module path and version recorded in a Go binary. */
 async function goModuleVersion(bin: string): Promise<string | undefined> {
   const r = await run('go', ['version', '-m', bin]);
-  if (!r.ok) return undefined;
-  const mod = /^\s*mod\s+(\S+)\s+(\S+)/m.exec(r.out);
-  if (!mod) return undefined;
-  const replaced = /^\s*=>\s+(\S+)/m.exec(r.out);
-  return `${mod[1]} ${mod[2]}${replaced ? ` (built from ${replaced[1]})` : ''}`;
+  return r.ok ? parseGoModuleVersion(r.out) : undefined;
 }
 
 function linkIntoRepo(repo: string, file: string): void {

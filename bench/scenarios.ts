@@ -117,6 +117,8 @@ export function commandsFor(tool: ToolName, ctx: ToolContext): ToolCommands {
         RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: ctx.accessKeyId,
         RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: ctx.secretAccessKey,
         RCLONE_CONFIG_BENCH_REGION: 'us-east-1',
+        // rclone 1.60 refuses to start when AWS_CA_BUNDLE is set ("unsupported transport"); the endpoint is plain HTTP anyway.
+        AWS_CA_BUNDLE: undefined,
       };
       return {
         cold: (dir, bucket) => ({ bin, args: ['copy', dir, `bench:${bucket}/data/${APP}`], env }),

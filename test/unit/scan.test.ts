@@ -16,11 +16,11 @@ function tree(files: Record<string, string>): string {
 }
 
 describe('scanSource', () => {
-  it('lists every file sorted with its size and sha256', async () => {
+  it('lists every file sorted with its size, sha256 and S3 ETag', async () => {
     const root = tree({ 'b.js': 'bb', 'a/index.html': '<html>', 'a/z/deep.css': '', '.well-known/x': 'x' });
     const scanned = await scanSource(root);
     expect(scanned.files.map((f) => f.path)).toEqual(['.well-known/x', 'a/index.html', 'a/z/deep.css', 'b.js']);
-    expect(scanned.files[3]).toEqual({ path: 'b.js', size: 2, sha256: createHash('sha256').update('bb').digest('hex') });
+    expect(scanned.files[3]).toEqual({ path: 'b.js', size: 2, sha256: createHash('sha256').update('bb').digest('hex'), etag: createHash('md5').update('bb').digest('hex') });
     expect(scanned.files[2].size).toBe(0);
     expect(scanned.totalBytes).toBe(2 + 6 + 0 + 1);
   });

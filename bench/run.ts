@@ -1,0 +1,293 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command as Cli, Option } from 'commander';
+import { toolCacheDir } from '../src/dev/binaries';
+import { BenchBucket } from './bucket';
+import { loadAverage, machineInfo } from './machine';
+import { killRunningCommands, measure, type Command } from './measure';
+import { readPeakRssKb, readRequestCounts, requestDelta, resetPeakRss } from './metrics';
+import { provisionPeers, TOOL_NAMES, type Peers, type ToolName } from './peers';
+import { renderConsoleTable, renderMarkdown, seconds, summarize, type Results, type RunRecord } from './report';
+import { APP, commandsFor, scenarios, type ScenarioId, type ToolCommands } from './scenarios';
+import { BENCH_CREDENTIALS, killServersNow, startBenchMinio, startBenchPushcache, stopServers, type BenchPushcache } from './stack';
+import { ensureChangedTree, ensureTinyTree, ensureTree, TREE_SPECS, touchChanged, type Tree } from './trees';
+
+/**
+ * `npm run bench [-- --quick]`: pushcache against s5cmd, aws-cli, rclone and valpop on the same
+ * machine and the same local MinIO, in one run; writes docs/benchmarks.md.
+ */
+
+const repo = path.resolve(__dirname, '..', '..');
+const cliPath = path.join(repo, 'dist', 'cli', 'main.js');
+
+const MODES = {
+  full: { runs: 3, tree: TREE_SPECS.full, deleteCount: 100_000, timeoutMs: 20 * 60_000 },
+  quick: { runs: 1, tree: TREE_SPECS.quick, deleteCount: 5_000, timeoutMs: 5 * 60_000 },
+};
+
+interface Options {
+  quick?: boolean;
+  runs?: string;
+  tools?: string;
+  out: string;
+  workDir: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const cli = new Cli('bench')
+    .description('compare pushcache with s5cmd, aws-cli, rclone and valpop against one local MinIO')
+    .addOption(new Option('--quick', 'small tree, one run each (under two minutes once the tools are installed)'))
+    .addOption(new Option('--runs <n>', 'runs per tool and scenario (default 3, quick 1)'))
+    .addOption(new Option('--tools <list>', `comma-separated subset of ${TOOL_NAMES.join(',')}`))
+    .addOption(new Option('--out <file>', 'report to write').default(path.join(repo, 'docs', 'benchmarks.md')))
+    .addOption(new Option('--work-dir <dir>', 'trees (kept and reused) and this run\'s MinIO data and logs').default(path.join(os.tmpdir(), 'pushcache-bench')));
+  cli.parse(argv);
+  return cli.opts<Options>();
+}
+
+const log = (line: string) => console.log(`bench: ${line}`);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const options = parseOptions(process.argv);
+  // The bench's own S3 client would otherwise warn about Node 20 on every start.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const modeName = options.quick ? 'quick' : 'full';
+  const mode = MODES[modeName];
+  const runs = options.runs ? Math.max(1, Number(options.runs)) : mode.runs;
+  const selected = options.tools ? (options.tools.split(',').map((t) => t.trim()) as ToolName[]) : TOOL_NAMES;
+  const unknown = selected.filter((t) => !TOOL_NAMES.includes(t));
+  if (unknown.length) throw new Error(`unknown tool ${unknown.join(', ')}; choose from ${TOOL_NAMES.join(', ')}`);
+
+  const treesDir = path.join(options.workDir, 'trees');
+  const runDir = path.join(options.workDir, 'last-run');
+  const logDir = path.join(runDir, 'logs');
+  rmSync(runDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(treesDir, { recursive: true });
+  // The servers are found like src/dev/binaries.ts does (PATH first, then the repo's .tools/bin, then the tool cache).
+  process.env.PATH = [process.env.PATH, path.join(repo, '.tools', 'bin'), toolCacheDir()].filter(Boolean).join(path.delimiter);
+
+  const machine = machineInfo();
+  log(`${modeName} mode, ${runs} run(s) per tool and scenario; logs in ${logDir}`);
+  const peers = await provisionPeers({ repo, toolsDir: toolCacheDir(), cliPath, selected, log });
+  for (const peer of Object.values(peers.tools)) log(`${peer.name}: ${peer.unavailable ? `not available: ${peer.unavailable}` : `${peer.version} (${peer.origin})`}`);
+  if (!peers.timeBin) log(`peak RSS not measured: ${peers.timeProblem}`);
+
+  let t = Date.now();
+  const tree = ensureTree(treesDir, mode.tree);
+  const changed = ensureChangedTree(treesDir, mode.tree, tree);
+  const tiny = ensureTinyTree(treesDir, mode.tree.seed, mode.deleteCount);
+  log(`trees ${tree.generated || tiny.generated ? 'generated' : 'reused'} in ${seconds((Date.now() - t) / 1000)} s under ${treesDir}: ${tree.files.length} files / ${(tree.bytes / 1024 / 1024).toFixed(1)} MiB, delete scenario ${tiny.files.length} files`);
+
+  t = Date.now();
+  const minio = await startBenchMinio({ workDir: runDir, logDir });
+  let pushcache: BenchPushcache | undefined;
+  if (!peers.tools.pushcache.unavailable) {
+    try {
+      pushcache = await startBenchPushcache({ minio, logDir, cliPath });
+    } catch (err) {
+      peers.tools.pushcache.unavailable = `its Temporal server or worker did not start: ${(err as Error).message}`;
+    }
+  }
+  log(`servers up in ${seconds((Date.now() - t) / 1000)} s: MinIO ${minio.endpoint}${pushcache ? `, Temporal ${pushcache.temporalAddress}, worker pid ${pushcache.workerPid}` : ''}`);
+
+  const bucket = new BenchBucket(minio.endpoint, BENCH_CREDENTIALS);
+  const notes: string[] = [];
+  const requestCounts = (await readRequestCounts(minio.endpoint)) !== undefined;
+  if (!requestCounts) notes.push('MinIO did not serve request counters, so request counts are missing.');
+  const workerRssPerRun = pushcache ? resetPeakRss(pushcache.workerPid) : false;
+  let workerRssOverallKb: number | undefined;
+
+  const available = selected.filter((tool) => !peers.tools[tool].unavailable);
+  const configDir = path.join(runDir, 'peer-config');
+  mkdirSync(configDir, { recursive: true });
+  const commands = new Map<ToolName, ToolCommands>(
+    available.map((tool) => [
+      tool,
+      commandsFor(tool, {
+        peer: peers.tools[tool],
+        endpoint: minio.endpoint,
+        host: minio.host,
+        port: minio.port,
+        ...BENCH_CREDENTIALS,
+        pushcacheEnv: pushcache?.env ?? {},
+        configDir,
+      }),
+    ]),
+  );
+
+  const results: Results = new Map();
+  const record = (scenario: ScenarioId, tool: ToolName, r: RunRecord) => {
+    const byTool = results.get(scenario) ?? new Map<ToolName, RunRecord[]>();
+    results.set(scenario, byTool);
+    byTool.set(tool, [...(byTool.get(tool) ?? []), r]);
+    const what = r.ok ? `${seconds(r.wallMs / 1000)} s, ${r.requests?.put ?? '?'} PUTs` : `FAILED: ${r.failure}`;
+    log(`  ${scenario.padEnd(7)} ${tool.padEnd(9)} ${what}`);
+  };
+
+  /** One timed command, with the request counters and the worker's peak RSS around it. */
+  const timed = async (tool: ToolName, cmd: Command, label: string): Promise<RunRecord> => {
+    const before = await readRequestCounts(minio.endpoint);
+    if (tool === 'pushcache' && pushcache && workerRssPerRun) resetPeakRss(pushcache.workerPid);
+    const m = await measure(cmd, { logFile: path.join(logDir, `${label}.log`), timeBin: peers.timeBin, timeoutMs: mode.timeoutMs });
+    // MinIO counts a request when its handler returns, which can be a moment after the client saw the response.
+    await sleep(200);
+    const after = await readRequestCounts(minio.endpoint);
+    const workerPeakRssKb = tool === 'pushcache' && pushcache ? readPeakRssKb(pushcache.workerPid) : undefined;
+    if (workerPeakRssKb) workerRssOverallKb = Math.max(workerRssOverallKb ?? 0, workerPeakRssKb);
+    return { ok: m.ok, wallMs: m.wallMs, peakRssKb: m.peakRssKb, workerPeakRssKb, requests: requestDelta(before, after), failure: m.failure };
+  };
+
+  /** Fails a run that exited 0 but left the bucket in the wrong state. */
+  const check = async (r: RunRecord, bucketName: string, expected: number): Promise<RunRecord> => {
+    if (!r.ok) return r;
+    const found = await bucket.count(bucketName, `data/${APP}/`);
+    return found === expected ? r : { ...r, ok: false, failure: `exited 0 but left ${found} objects under data/${APP}/, expected ${expected}` };
+  };
+
+  const publishers = available;
+  const deleters = available.filter((tool) => commands.get(tool)!.remove);
+  for (let run = 1; run <= runs; run++) {
+    log(`run ${run} of ${runs}`);
+    const order = rotate(publishers, run - 1);
+    for (const tool of order) {
+      const c = commands.get(tool)!;
+      const b = `r${run}-${tool}-publish`;
+      await bucket.create(b);
+      const cold = await check(await timed(tool, c.cold(tree.dir, b, `${b}-cold`), `${b}-cold`), b, tree.files.length);
+      record('cold', tool, cold);
+      if (!cold.ok) {
+        record('noop', tool, { ok: false, wallMs: 0, failure: 'its cold upload failed' });
+        record('changed', tool, { ok: false, wallMs: 0, failure: 'its cold upload failed' });
+        continue;
+      }
+      record('noop', tool, await check(await timed(tool, c.republish(tree.dir, b, `${b}-noop`), `${b}-noop`), b, tree.files.length));
+      touchChanged(changed);
+      record('changed', tool, await check(await timed(tool, c.republish(changed.dir, b, `${b}-changed`), `${b}-changed`), b, changed.files.length));
+    }
+    for (const tool of rotate(deleters, run - 1)) {
+      const b = `r${run}-${tool}-delete`;
+      await bucket.create(b);
+      const seeding = Date.now();
+      await seedDeleteBucket(bucket, b, tiny, peers, minio.endpoint, path.join(logDir, `${b}-seed.log`), mode.timeoutMs);
+      log(`  seeded ${b} with ${tiny.files.length} objects in ${seconds((Date.now() - seeding) / 1000)} s (not timed)`);
+      // Older than the 1 s grace pushcache is given, so every object may go.
+      await sleep(2000);
+      record('delete', tool, await check(await timed(tool, commands.get(tool)!.remove!(b), `${b}-remove`), b, 0));
+    }
+  }
+
+  if (pushcache) {
+    const last = readPeakRssKb(pushcache.workerPid);
+    if (last) workerRssOverallKb = Math.max(workerRssOverallKb ?? 0, last);
+  }
+  bucket.destroy();
+  await stopServers();
+  rmSync(path.join(runDir, 'minio'), { recursive: true, force: true });
+
+  const scenarioList = scenarios(mode.deleteCount);
+  const toolsByScenario = new Map<ScenarioId, ToolName[]>(
+    scenarioList.map((s) => [s.id, s.id === 'delete' ? TOOL_NAMES.filter((t) => t === 'pushcache' || t === 's5cmd') : TOOL_NAMES]),
+  );
+  const rows = new Map(scenarioList.map((s) => [s.id, summarize(toolsByScenario.get(s.id)!, results.get(s.id), peers)]));
+  console.log('');
+  for (const s of scenarioList) console.log(`${renderConsoleTable(s, rows.get(s.id)!)}\n`);
+
+  notes.push(...standingNotes(peers));
+  const markdown = renderMarkdown({
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    mode: modeName,
+    runs,
+    durationS: (Date.now() - started) / 1000,
+    machine,
+    loadAtEnd: loadAverage(),
+    peers,
+    tree: { ...tree, spec: mode.tree },
+    changedFile: changed.changed,
+    deleteCount: mode.deleteCount,
+    scenarios: scenarioList,
+    toolsByScenario,
+    rows,
+    requestCounts,
+    workerRssPerRun,
+    workerRssOverallKb,
+    notes,
+  });
+  mkdirSync(path.dirname(options.out), { recursive: true });
+  writeFileSync(options.out, markdown);
+  log(`report written to ${path.relative(process.cwd(), options.out) || options.out}; took ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function rotate<T>(items: T[], by: number): T[] {
+  if (!items.length) return items;
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** Fills a bucket for the delete scenario: the tiny files (with s5cmd when there is one) and a manifest of them, an hour old. */
+async function seedDeleteBucket(bucket: BenchBucket, name: string, tiny: Tree, peers: Peers, endpoint: string, logFile: string, timeoutMs: number): Promise<void> {
+  const s5cmd = peers.tools.s5cmd;
+  if (s5cmd.bin && !s5cmd.unavailable) {
+    const m = await measure(
+      {
+        bin: s5cmd.bin,
+        args: ['--endpoint-url', endpoint, 'cp', `${tiny.dir}/`, `s3://${name}/data/${APP}/`],
+        env: { AWS_ACCESS_KEY_ID: BENCH_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' },
+      },
+      { logFile, timeoutMs },
+    );
+    if (!m.ok) throw new Error(`seeding ${name} with s5cmd failed (${m.failure}); see ${logFile}`);
+  } else {
+    await bucket.seed(name, `data/${APP}/`, tiny.dir, tiny.files);
+  }
+  const timestamp = Math.floor(Date.now() / 1000) - 3600;
+  const manifest = { files: tiny.files.map((f) => f.path), image: 'bench-seed', timestamp };
+  await bucket.put(name, `manifests/${APP}/${timestamp}`, JSON.stringify(manifest));
+  const found = await bucket.count(name, `data/${APP}/`);
+  if (found !== tiny.files.length) throw new Error(`seeding ${name} left ${found} objects, expected ${tiny.files.length}; see ${logFile}`);
+}
+
+/** What a reader must know to read the tables right; true whatever the numbers. */
+function standingNotes(peers: Peers): string[] {
+  const notes = [
+    'Only pushcache and valpop publish in the bucket contract: a manifest under `manifests/<app>/`, the contract\'s Content-Type and Cache-Control headers, and a prune of old builds after each publish; pushcache also writes `fed-mods.json` last, takes the app lock through Temporal, and writes and removes a staging record. The S3 tools copy bytes only, so they do less work. All of them write the files to `data/<app>/`.',
+    'How a republish decides what to upload: pushcache lists `data/<app>/` once, reads the newest manifests, and skips a file whose object has the same size and ETag and whose newest build recorded the same sha256 (README, "What a republish skips"); it always writes `fed-mods.json`, its staging record and the manifest. valpop uploads every file for a new `--image`. `aws s3 sync` and `s5cmd sync` compare size and modification time against the listing; `rclone sync` does too, but reads each object\'s modification time from its metadata.',
+    'pushcache\'s times include connecting to Temporal and starting the Job\'s own worker in the `pushcache populate` process, which a one-shot S3 command does not have.',
+  ];
+  if (process.env.AWS_CA_BUNDLE) {
+    notes.push('AWS_CA_BUNDLE is set on this machine; it is removed from rclone\'s environment, since rclone 1.60 does not start with it ("unsupported transport") and the endpoint is plain HTTP.');
+  }
+  const valpop = peers.tools.valpop;
+  if (valpop.version?.includes('built from')) {
+    notes.push(`valpop was not installed by \`go install\` from the module proxy but built from a local copy of its source, as \`go version -m\` records: ${valpop.version}.`);
+  }
+  return notes;
+}
+
+let stopping = false;
+async function shutdown(code: number, why?: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  if (why) console.error(`bench: ${why}; stopping the servers it started`);
+  killRunningCommands();
+  await stopServers();
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void shutdown(130, 'interrupted'));
+process.on('SIGTERM', () => void shutdown(143, 'terminated'));
+process.on('exit', () => {
+  killRunningCommands();
+  killServersNow();
+});
+
+main().then(
+  () => shutdown(0),
+  (err: Error) => {
+    console.error(`bench: failed: ${err.stack ?? err.message}`);
+    void shutdown(1);
+  },
+);
