@@ -203,7 +203,7 @@ export const PUBLISH_DEFAULTS = {
   // A Job should not sit waiting to prune; the scheduled prune catches up with a busy app.
   lockWait: '60',
   cacheMaxAge: '86400',
-  batchFiles: '250',
+  batchFiles: '500',
   batchBytes: String(256 * 1024 * 1024),
   batchParallelism: '4',
   uploadConcurrency: '16',

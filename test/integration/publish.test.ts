@@ -140,6 +140,17 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     expect(history.events!.length).toBeLessThan(100);
   });
 
+  it('publishes 10,000 files in under 200 history events, with no payload near the 512 KB warning', async () => {
+    const bucket = await newBucket();
+    const source = generatedTree(10_000, 16);
+    const outcome = await publish({ source, app: 'wide', bucket });
+    expect(outcome.files).toBe(10_002);
+    const history = await harness.client.workflow.getHandle(outcome.workflowId, outcome.runId).fetchHistory();
+    expect(history.events!.length).toBeLessThan(200);
+    const payloadSizes = JSON.stringify(history).match(/"data":"[^"]*"/g)!.map((d) => d.length);
+    expect(Math.max(...payloadSizes)).toBeLessThan(64 * 1024);
+  });
+
   it('gives two builds of one app started in the same second their own manifests', async () => {
     const bucket = await newBucket();
     const storage = openTestStorage(bucket);
