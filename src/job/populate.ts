@@ -137,12 +137,17 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
   let done = false;
   const result = handle.result().finally(() => (done = true));
   let last = '';
+  let since: { at: number; bytes: number } | undefined;
   const poll = (async () => {
     while (!done) {
       await sleep(deps.progressIntervalMs ?? 1000);
       if (done) break;
       const progress = await handle.query(progressQuery).catch(() => undefined);
-      const line = progress ? describeProgress(progress) : '';
+      // The rate counts from the first upload this Job saw, so a rejoined Job reports its own speed.
+      if (progress?.phase === 'uploading' && !since) since = { at: Date.now(), bytes: progress.bytes };
+      const seconds = since ? (Date.now() - since.at) / 1000 : 0;
+      const rate = since && seconds > 0 ? (progress!.bytes - since.bytes) / seconds : 0;
+      const line = progress ? describeProgress(progress, rate) : '';
       if (line && line !== last) deps.report(line);
       last = line || last;
     }
@@ -172,7 +177,8 @@ function reasonOf(err: WorkflowFailedError): string {
   return message;
 }
 
-export function describeProgress(p: PublishProgress): string {
+/** One progress line; `bytesPerSecond` adds the rate and the time left while uploading. */
+export function describeProgress(p: PublishProgress, bytesPerSecond = 0): string {
   switch (p.phase) {
     case 'waiting-for-prune':
       return 'waiting for a running prune of this app to finish';
@@ -183,10 +189,11 @@ export function describeProgress(p: PublishProgress): string {
     case 'uploading':
       return (
         `uploading: ${p.files}/${p.fileTotal} files, ${formatBytes(p.bytes)}/${formatBytes(p.byteTotal)}, batch ${p.batches}/${p.batchTotal}` +
+        (bytesPerSecond > 0 ? `, ${formatBytes(bytesPerSecond)}/s, about ${Math.ceil((p.byteTotal - p.bytes) / bytesPerSecond)}s left` : '') +
         (p.skipped ? ` (${p.skipped} unchanged files skipped)` : '')
       );
     case 'entry-point':
-      return `uploading fed-mods.json (all ${p.files} other files are in place)`;
+      return 'uploading fed-mods.json (every other file of the build is in place)';
     case 'manifest':
       return 'writing the manifest';
     default:

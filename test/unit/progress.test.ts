@@ -1,0 +1,28 @@
+import { describeProgress } from '../../src/job/populate';
+import type { PublishProgress } from '../../src/workflows/types';
+
+const uploading: PublishProgress = {
+  phase: 'uploading',
+  files: 40,
+  fileTotal: 100,
+  bytes: 4 * 1024 * 1024,
+  byteTotal: 10 * 1024 * 1024,
+  skipped: 900,
+  batches: 1,
+  batchTotal: 3,
+};
+
+describe('the Job progress line', () => {
+  it('shows files, bytes, batches and what was skipped', () => {
+    expect(describeProgress(uploading)).toBe('uploading: 40/100 files, 4.0 MiB/10.0 MiB, batch 1/3 (900 unchanged files skipped)');
+  });
+  it('adds the rate and the time left once a rate is known', () => {
+    expect(describeProgress(uploading, 2 * 1024 * 1024)).toBe(
+      'uploading: 40/100 files, 4.0 MiB/10.0 MiB, batch 1/3, 2.0 MiB/s, about 3s left (900 unchanged files skipped)',
+    );
+  });
+  it('names the phases before and after the uploads', () => {
+    expect(describeProgress({ ...uploading, phase: 'waiting-for-prune' })).toMatch(/waiting for a running prune/);
+    expect(describeProgress({ ...uploading, phase: 'entry-point' })).toBe('uploading fed-mods.json (every other file of the build is in place)');
+  });
+});
