@@ -6,6 +6,8 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { ensureBucket } from '../../src/dev/minio-server';
 import { createS3Client, S3Storage } from '../../src/storage/s3';
+import type { TemporalSettings } from '../../src/config';
+import type { PopulateDeps } from '../../src/job/populate';
 import type { Storage } from '../../src/storage/storage';
 import { createSharedWorker } from '../../src/worker/shared-worker';
 
@@ -53,7 +55,14 @@ export interface Harness {
   taskQueue: string;
   worker: Worker;
   running: Promise<void>;
+  /** Temporal settings of a Job or prune client that goes through this harness's worker. */
+  temporal: TemporalSettings;
   close(): Promise<void>;
+}
+
+/** What `populate` needs to publish to `bucket` through `harness`, quietly. */
+export function populateDeps(harness: Harness, bucket: string, storage: Storage = openTestStorage(bucket)): PopulateDeps {
+  return { client: harness.client, connection: harness.connection, storage, bucket, temporal: harness.temporal, report: () => undefined, progressIntervalMs: 100 };
 }
 
 /** Connects to the test Temporal and runs a shared worker on a task queue of its own. */
@@ -77,6 +86,7 @@ export async function startHarness(
     taskQueue,
     worker,
     running,
+    temporal: { address: options.temporalAddress ?? testServers().temporalAddress, namespace: 'default', taskQueue },
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;

@@ -12,7 +12,7 @@ import type { AppPruneResult } from '../../src/prune/types';
 import { appLockWorkflowId, lockStateQuery } from '../../src/workflows/app-lock';
 import type { ObjectBody, Storage, WriteOptions } from '../../src/storage/storage';
 import { RecordingStorage } from '../helpers/recording-storage';
-import { listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { listKeys, newBucket, openTestStorage, startHarness, type Harness, populateDeps } from '../helpers/servers';
 
 jest.setTimeout(600_000);
 
@@ -67,19 +67,18 @@ function tree(name: string, files: string[]): string {
 }
 
 const own = (name: string, count: number) => Array.from({ length: count }, (_, k) => `own/${name}/chunk-${k}.js`);
-const temporal = () => ({ address: testServers().temporalAddress, namespace: 'default', taskQueue: harness.taskQueue });
 
 async function publish(bucket: string, name: string, files: string[], options: { beforeStaging?: () => Promise<void>; prune?: boolean } = {}): Promise<number> {
   const storage = new JobStorage(openTestStorage(bucket), options.beforeStaging);
   const outcome = await populate(
     resolvePublishSettings({ source: tree(name, files), prefix: APP, image: `race:${name}`, uploadConcurrency: '4', batchFiles: '8', ...RULE, prune: options.prune ?? true }),
-    { client: harness.client, connection: harness.connection, storage, bucket, temporal: temporal(), report: () => undefined, progressIntervalMs: 200 },
+    populateDeps(harness, bucket, storage),
   );
   return outcome.prune?.manifestsDeleted ?? 0;
 }
 
 async function pruneNow(bucket: string): Promise<number> {
-  const result = await prune(resolvePruneSettings(RULE), { app: APP }, { client: harness.client, bucket, temporal: temporal(), report: () => undefined });
+  const result = await prune(resolvePruneSettings(RULE), { app: APP }, { client: harness.client, bucket, temporal: harness.temporal, report: () => undefined });
   return (result as AppPruneResult).manifestsDeleted;
 }
 

@@ -7,7 +7,7 @@ import type { AppPruneResult, PruneAllResult } from '../../src/prune/types';
 import type { Storage } from '../../src/storage/storage';
 import { runCli } from '../helpers/cli';
 import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';
-import { jobEnv, listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { jobEnv, listKeys, newBucket, openTestStorage, startHarness, type Harness, populateDeps } from '../helpers/servers';
 import { generatedTree } from '../helpers/trees';
 
 jest.setTimeout(180_000);
@@ -23,7 +23,7 @@ async function runPrune(bucket: string, target: PruneTarget, options: RawOptions
   const result = await prune(resolvePruneSettings(options), target, {
     client: harness.client,
     bucket,
-    temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: harness.taskQueue },
+    temporal: harness.temporal,
     report: (line) => lines.push(line),
   });
   return { result, lines };
@@ -172,15 +172,7 @@ describe('PruneWorkflow against Temporal and MinIO', () => {
 
 describe('the Job prunes its own app after publishing', () => {
   async function publish(bucket: string, source: string, image: string, extra: RawOptions = {}) {
-    return populate(resolvePublishSettings({ source, prefix: 'self', image, minAssetRecords: '1', timeout: '0', orphanGrace: '0', ...extra }), {
-      client: harness.client,
-      connection: harness.connection,
-      storage: openTestStorage(bucket),
-      bucket,
-      temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: harness.taskQueue },
-      report: () => undefined,
-      progressIntervalMs: 100,
-    });
+    return populate(resolvePublishSettings({ source, prefix: 'self', image, minAssetRecords: '1', timeout: '0', orphanGrace: '0', ...extra }), populateDeps(harness, bucket));
   }
 
   it('deletes the build the new one replaces, unless --no-prune', async () => {

@@ -14,7 +14,7 @@ import type { Storage } from '../../src/storage/storage';
 import { createFilesWorker } from '../../src/worker/files-worker';
 import type { PublishInput } from '../../src/workflows/types';
 import { RecordingStorage } from '../helpers/recording-storage';
-import { listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { listKeys, newBucket, openTestStorage, startHarness, type Harness, populateDeps } from '../helpers/servers';
 import { copyExample, generatedTree, readLocal, readObject, sha256 } from '../helpers/trees';
 
 jest.setTimeout(120_000);
@@ -27,15 +27,7 @@ afterAll(async () => harness?.close());
 
 async function publish(options: { source: string; app: string; image?: string; bucket: string; storage?: Storage; extra?: Record<string, string> }): Promise<PopulateOutcome> {
   const settings = resolvePublishSettings({ source: options.source, prefix: options.app, image: options.image ?? '', ...options.extra });
-  return populate(settings, {
-    client: harness.client,
-    connection: harness.connection,
-    storage: options.storage ?? openTestStorage(options.bucket),
-    bucket: options.bucket,
-    temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: harness.taskQueue },
-    report: () => undefined,
-    progressIntervalMs: 100,
-  });
+  return populate(settings, populateDeps(harness, options.bucket, options.storage));
 }
 
 describe('PublishWorkflow against Temporal and MinIO', () => {
@@ -77,14 +69,7 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     try {
       const source = generatedTree(120, 512);
       const settings = resolvePublishSettings({ source, prefix: 'ordered', batchFiles: '10', batchParallelism: '4', uploadConcurrency: '4' });
-      await populate(settings, {
-        client: local.client,
-        connection: local.connection,
-        storage: recording,
-        bucket,
-        temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: local.taskQueue },
-        report: () => undefined,
-      });
+      await populate(settings, populateDeps(local, bucket, recording));
     } finally {
       await local.close();
     }
@@ -231,14 +216,7 @@ describe('bad input fails fast and writes nothing', () => {
     const refused = await startHarness({ openStorage: (b) => openTestStorage(b, { accessKeyId: 'nobody', secretAccessKey: 'nothing-at-all' }) });
     try {
       const settings = resolvePublishSettings({ source: copyExample(), prefix: 'refused' });
-      const err = await populate(settings, {
-        client: refused.client,
-        connection: refused.connection,
-        storage: openTestStorage(bucket),
-        bucket,
-        temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: refused.taskQueue },
-        report: () => undefined,
-      }).catch((e) => e);
+      const err = await populate(settings, populateDeps(refused, bucket)).catch((e) => e);
       expect(err.message).toMatch(/writing the manifest failed: .*credentials were refused/);
       expect(err.message).not.toContain('nothing-at-all');
     } finally {

@@ -8,7 +8,7 @@ import { populate } from '../../src/job/populate';
 import { PART_SIZE } from '../../src/storage/etag';
 import { scanSource } from '../../src/source/scan';
 import { RecordingStorage } from '../helpers/recording-storage';
-import { newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { newBucket, openTestStorage, startHarness, type Harness, populateDeps } from '../helpers/servers';
 import { copyExample, readLocal, readObject, sha256 } from '../helpers/trees';
 
 jest.setTimeout(180_000);
@@ -22,15 +22,7 @@ afterAll(async () => harness?.close());
 /** Publishes and returns the data objects this publish wrote (PUTs), besides the outcome. */
 async function publish(bucket: string, source: string, image: string, extra: RawOptions = {}) {
   const storage = new RecordingStorage(openTestStorage(bucket));
-  const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image, ...extra }), {
-    client: harness.client,
-    connection: harness.connection,
-    storage,
-    bucket,
-    temporal: { address: testServers().temporalAddress, namespace: 'default', taskQueue: harness.taskQueue },
-    report: () => undefined,
-    progressIntervalMs: 100,
-  });
+  const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image, ...extra }), populateDeps(harness, bucket, storage));
   const written = storage.events.filter((e) => e.phase === 'start' && e.key.startsWith('data/')).map((e) => e.key.slice('data/app/'.length));
   return { outcome, written: written.sort() };
 }
