@@ -113,8 +113,9 @@ export function createPruneActivities(deps: PruneActivityDeps) {
     },
 
     /**
-     * Deletes the keys of a plan in batches, heartbeating the count done so a retry on
-     * another worker resumes there; removes the plan record last.
+     * Deletes the keys of a plan in batches of 1,000: the manifests first, one batch at a time,
+     * then the objects, several batches at once. Heartbeats how many keys from the start are
+     * done, so a retry on another worker resumes there; removes the plan record last.
      */
     async deletePlanned(input: DeletePlannedInput): Promise<{ deleted: number }> {
       const storage = deps.openStorage(input.bucket);
@@ -122,11 +123,27 @@ export function createPruneActivities(deps: PruneActivityDeps) {
       // Gone means an earlier attempt finished and removed it.
       if (!body) return { deleted: resumeFrom() };
       const { keys } = parsePrunePlanRecord(input.planKey, body.toString('utf8'));
-      for (let done = Math.min(resumeFrom(), keys.length); done < keys.length; ) {
-        const batch = keys.slice(done, done + DELETE_BATCH);
-        await storage.delete(batch);
-        done += batch.length;
-        heartbeat(done);
+      const start = Math.min(resumeFrom(), keys.length);
+      const firstObject = keys.findIndex((k) => !k.startsWith('manifests/'));
+      const batches = deleteBatches(start, firstObject < 0 ? keys.length : firstObject, keys.length);
+      const finished = new Array<boolean>(batches.length).fill(false);
+      let next = 0;
+      const done = () => (next === 0 ? start : batches[next - 1].end);
+      const run = async (b: number) => {
+        await storage.delete(keys.slice(batches[b].start, batches[b].end));
+        finished[b] = true;
+        while (next < batches.length && finished[next]) next++;
+        heartbeat(done());
+      };
+      // The SDK throttles heartbeats and sends a held-back one only with the next call, so
+      // beat on a timer too: the server learns the progress even while every batch is slow.
+      const beat = setInterval(() => heartbeat(done()), HEARTBEAT_INTERVAL_MS);
+      try {
+        const manifestBatches = batches.filter((b) => b.manifests).length;
+        await pMap(batches.slice(0, manifestBatches), (_, i) => run(i), { concurrency: 1 });
+        await pMap(batches.slice(manifestBatches), (_, i) => run(manifestBatches + i), { concurrency: DELETE_PARALLELISM });
+      } finally {
+        clearInterval(beat);
       }
       await storage.delete([input.planKey]);
       return { deleted: keys.length };
@@ -143,6 +160,26 @@ export type PruneActivities = ReturnType<typeof createPruneActivities>;
 
 /** S3's DeleteObjects limit. */
 const DELETE_BATCH = 1000;
+/** DeleteObjects calls at once for objects (manifests go one batch at a time, before them). */
+const DELETE_PARALLELISM = 4;
+const HEARTBEAT_INTERVAL_MS = 1000;
+
+interface DeleteBatch {
+  start: number;
+  end: number;
+  manifests: boolean;
+}
+
+/** Ranges of at most 1,000 keys from `start`, none mixing manifests (before `split`) and objects. */
+export function deleteBatches(start: number, split: number, total: number): DeleteBatch[] {
+  const batches: DeleteBatch[] = [];
+  for (let i = start; i < total; ) {
+    const end = Math.min(i + DELETE_BATCH, i < split ? split : total);
+    batches.push({ start: i, end, manifests: i < split });
+    i = end;
+  }
+  return batches;
+}
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -15,7 +15,8 @@ import { jobEnv, listKeys, newBucket, openTestStorage, quietRuntime, startHarnes
 
 jest.setTimeout(180_000);
 
-const ORPHANS = 2500; // three delete batches of at most 1,000 keys
+const ORPHANS = 12_000; // twelve delete batches of 1,000 keys, four at a time
+const DELETE_DELAY_MS = 8000;
 
 /** Counts the keys each delete call of the replacement worker removes. */
 class CountingDeletes extends RecordingStorage {
@@ -41,7 +42,7 @@ describe('a prune whose worker is killed', () => {
     const taskQueue = `test-${randomUUID()}`;
 
     const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-delete-worker.js')], {
-      env: cleanEnv({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: '700' }),
+      env: cleanEnv({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: String(DELETE_DELAY_MS) }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     killLater = child;
@@ -69,17 +70,22 @@ describe('a prune whose worker is killed', () => {
       args: [pruneInput(settings, { app: 'big' }, bucket)],
     });
 
-    await seen('deleted 1000');
-    await sleep(200); // the heartbeat that follows the batch reaches the server
+    // Kill the worker when the first wave of four batches is done and the second is half-way.
+    // Heartbeats are throttled to 0.8 x the 3 s heartbeat timeout; the activity beats every
+    // second, so 5 s after the wave the server has its progress.
+    while (lines.filter((l) => l === 'deleted 1000').length < 4) await sleep(20);
+    await sleep(5000);
     child.kill('SIGKILL');
-    expect((await listKeys(storage, 'data/big/')).length).toBe(ORPHANS - 1000);
+    const left = (await listKeys(storage, 'data/big/')).length;
+    expect(left).toBe(ORPHANS - 4000);
 
     const replacement = await startHarness({ taskQueue, openStorage: (b) => new CountingDeletes(openTestStorage(b)) });
     try {
       const result = (await handle.result()) as AppPruneResult;
       expect(result).toMatchObject({ status: 'pruned', orphansDeleted: ORPHANS });
-      // The killed worker's first batch was not deleted again.
-      expect(CountingDeletes.batches.reduce((a, b) => a + b, 0)).toBe(ORPHANS - 1000);
+      // The replacement resumed after the batches the killed worker reported, not from the start.
+      const redone = CountingDeletes.batches.reduce((a, b) => a + b, 0);
+      expect(redone).toBe(left);
       expect(await listKeys(storage, 'data/big/')).toEqual([]);
       expect(await listKeys(storage, 'pushcache/')).toEqual([]);
     } finally {

@@ -1,3 +1,4 @@
+import { deleteBatches } from '../../src/activities/prune';
 import { planRetention, type DataObject, type ManifestEntry, type RetentionRule } from '../../src/prune/retention';
 
 const NOW = 1_800_000_000;
@@ -76,5 +77,19 @@ describe('the retention rule', () => {
   it('orders manifests by their key timestamp, not by listing order', () => {
     const p = plan([manifest(300), manifest(100), manifest(200)], rule({ minAssetRecords: 1, timeoutSeconds: 0 }));
     expect(p.manifests.map((m) => NOW - m.timestamp)).toEqual([100, 200, 300]);
+  });
+});
+
+describe('delete batches', () => {
+  it('never mix manifests and objects, hold at most 1,000 keys, and start where a retry resumes', () => {
+    expect(deleteBatches(0, 1500, 4200)).toEqual([
+      { start: 0, end: 1000, manifests: true },
+      { start: 1000, end: 1500, manifests: true },
+      { start: 1500, end: 2500, manifests: false },
+      { start: 2500, end: 3500, manifests: false },
+      { start: 3500, end: 4200, manifests: false },
+    ]);
+    expect(deleteBatches(2000, 1500, 2600)).toEqual([{ start: 2000, end: 2600, manifests: false }]);
+    expect(deleteBatches(0, 0, 0)).toEqual([]);
   });
 });
