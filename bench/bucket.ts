@@ -31,7 +31,23 @@ export class BenchBucket {
     await this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
   }
 
-  /** Uploads a tree with the SDK (used to seed only when s5cmd is not available). */
+  /**
+   * Creates one object per file of a tar archive under `prefix`, in one request: MinIO's
+   * "snowball" auto-extract, which unpacks the archive on the server (16 writers at once) and
+   * spares the client 100,000 requests.
+   */
+  async seedFromTar(bucket: string, prefix: string, tarFile: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}seed.tar`,
+        Body: readFileSync(tarFile),
+        Metadata: { 'snowball-auto-extract': 'true', 'minio-snowball-prefix': prefix, 'minio-snowball-ignore-dirs': 'true' },
+      }),
+    );
+  }
+
+  /** Uploads a tree file by file (the fallback where the server cannot unpack archives). */
   async seed(bucket: string, prefix: string, dir: string, files: TreeFile[]): Promise<void> {
     await pMap(files, (f) => this.put(bucket, `${prefix}${f.path}`, readFileSync(path.join(dir, f.path))), { concurrency: 32 });
   }

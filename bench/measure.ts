@@ -19,17 +19,39 @@ export interface Measurement {
   failure?: string;
 }
 
-const running = new Set<ChildProcess>();
+const running = new Map<ChildProcess, Promise<unknown>>();
 
-/** Kills every tool command still running, with its whole process group (used on Ctrl-C and on failure). */
-export function killRunningCommands(): void {
-  for (const child of running) {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // already gone
   }
+}
+
+/**
+ * Stops a command's process group: SIGINT first, which GNU time ignores while the tool exits
+ * on it, so time reaps the tool (no zombie is left); SIGKILL after `graceMs`.
+ */
+async function stopGroup(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<void> {
+  signalGroup(child, 'SIGINT');
+  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Set once the bench is stopping: no new command starts after that. */
+let stopped = false;
+
+/** Stops every tool command still running (on Ctrl-C or a failure of the bench). */
+export async function stopRunningCommands(): Promise<void> {
+  stopped = true;
+  await Promise.all([...running].map(([child, exited]) => stopGroup(child, exited, 3000)));
+}
+
+/** Last resort on process exit: SIGKILL every running command's process group. */
+export function killRunningCommands(): void {
+  for (const child of running.keys()) signalGroup(child, 'SIGKILL');
 }
 
 /**
@@ -37,6 +59,7 @@ export function killRunningCommands(): void {
  * (GNU time) the command runs under `time -f %M` and its peak RSS is read from the result file.
  */
 export async function measure(cmd: Command, options: { logFile: string; timeBin?: string; timeoutMs: number }): Promise<Measurement> {
+  if (stopped) throw new Error('the bench is stopping');
   const rssFile = `${options.logFile}.rss`;
   rmSync(rssFile, { force: true });
   const [bin, args] = options.timeBin ? [options.timeBin, ['-f', '%M', '-o', rssFile, cmd.bin, ...cmd.args]] : [cmd.bin, cmd.args];
@@ -44,23 +67,20 @@ export async function measure(cmd: Command, options: { logFile: string; timeBin?
   writeSync(log, `\n$ ${[cmd.bin, ...cmd.args].join(' ')}\n`);
   const started = process.hrtime.bigint();
   const child = spawn(bin, args, { env: { ...process.env, ...cmd.env }, stdio: ['ignore', log, log], detached: true });
-  running.add(child);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }, options.timeoutMs);
-  const exitCode = await new Promise<number | null>((resolve) => {
+  const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', (err) => {
       writeSync(log, `${err.message}\n`);
       resolve(-1);
     });
   });
+  running.set(child, exited);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void stopGroup(child, exited, 3000);
+  }, options.timeoutMs);
+  const exitCode = await exited;
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
   clearTimeout(timer);
   running.delete(child);

@@ -6,13 +6,13 @@ import { Command as Cli, Option } from 'commander';
 import { toolCacheDir } from '../src/dev/binaries';
 import { BenchBucket } from './bucket';
 import { loadAverage, machineInfo } from './machine';
-import { killRunningCommands, measure, type Command } from './measure';
+import { killRunningCommands, measure, stopRunningCommands, type Command } from './measure';
 import { readPeakRssKb, readRequestCounts, requestDelta, resetPeakRss } from './metrics';
 import { provisionPeers, TOOL_NAMES, type Peers, type ToolName } from './peers';
 import { renderConsoleTable, renderMarkdown, seconds, summarize, type Results, type RunRecord } from './report';
-import { APP, commandsFor, scenarios, type ScenarioId, type ToolCommands } from './scenarios';
+import { APP, commandsFor, describeCommand, scenarios, type ScenarioId, type ToolCommands } from './scenarios';
 import { BENCH_CREDENTIALS, killServersNow, startBenchMinio, startBenchPushcache, stopServers, type BenchPushcache } from './stack';
-import { ensureChangedTree, ensureTinyTree, ensureTree, TREE_SPECS, touchChanged, type Tree } from './trees';
+import { ensureChangedTree, ensureTar, ensureTinyTree, ensureTree, TREE_SPECS, touchChanged, type Tree } from './trees';
 
 /**
  * `npm run bench [-- --quick]`: pushcache against s5cmd, aws-cli, rclone and valpop on the same
@@ -33,6 +33,7 @@ interface Options {
   tools?: string;
   out: string;
   workDir: string;
+  note: string[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -42,7 +43,8 @@ function parseOptions(argv: string[]): Options {
     .addOption(new Option('--runs <n>', 'runs per tool and scenario (default 3, quick 1)'))
     .addOption(new Option('--tools <list>', `comma-separated subset of ${TOOL_NAMES.join(',')}`))
     .addOption(new Option('--out <file>', 'report to write').default(path.join(repo, 'docs', 'benchmarks.md')))
-    .addOption(new Option('--work-dir <dir>', 'trees (kept and reused) and this run\'s MinIO data and logs').default(path.join(os.tmpdir(), 'pushcache-bench')));
+    .addOption(new Option('--work-dir <dir>', 'trees (kept and reused) and this run\'s MinIO data and logs').default(path.join(os.tmpdir(), 'pushcache-bench')))
+    .addOption(new Option('--note <text>', 'a sentence for the report\'s notes, e.g. why this mode was run (repeatable)').argParser((v: string, acc: string[]) => [...acc, v]).default([]));
   cli.parse(argv);
   return cli.opts<Options>();
 }
@@ -56,7 +58,8 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const modeName = options.quick ? 'quick' : 'full';
   const mode = MODES[modeName];
-  const runs = options.runs ? Math.max(1, Number(options.runs)) : mode.runs;
+  const runs = options.runs === undefined ? mode.runs : Number(options.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number of at least 1, not ${options.runs}`);
   const selected = options.tools ? (options.tools.split(',').map((t) => t.trim()) as ToolName[]) : TOOL_NAMES;
   const unknown = selected.filter((t) => !TOOL_NAMES.includes(t));
   if (unknown.length) throw new Error(`unknown tool ${unknown.join(', ')}; choose from ${TOOL_NAMES.join(', ')}`);
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
   const tree = ensureTree(treesDir, mode.tree);
   const changed = ensureChangedTree(treesDir, mode.tree, tree);
   const tiny = ensureTinyTree(treesDir, mode.tree.seed, mode.deleteCount);
+  const tinyTar = ensureTar(tiny);
   log(`trees ${tree.generated || tiny.generated ? 'generated' : 'reused'} in ${seconds((Date.now() - t) / 1000)} s under ${treesDir}: ${tree.files.length} files / ${(tree.bytes / 1024 / 1024).toFixed(1)} MiB, delete scenario ${tiny.files.length} files`);
 
   t = Date.now();
@@ -92,7 +96,10 @@ async function main(): Promise<void> {
       peers.tools.pushcache.unavailable = `its Temporal server or worker did not start: ${(err as Error).message}`;
     }
   }
-  log(`servers up in ${seconds((Date.now() - t) / 1000)} s: MinIO ${minio.endpoint}${pushcache ? `, Temporal ${pushcache.temporalAddress}, worker pid ${pushcache.workerPid}` : ''}`);
+  log(
+    `servers up in ${seconds((Date.now() - t) / 1000)} s: MinIO ${minio.endpoint} (pid ${minio.pid})` +
+      (pushcache ? `, Temporal ${pushcache.temporalAddress} (pid ${pushcache.temporalPid}), worker pid ${pushcache.workerPid}` : ''),
+  );
 
   const bucket = new BenchBucket(minio.endpoint, BENCH_CREDENTIALS);
   const notes: string[] = [];
@@ -121,6 +128,7 @@ async function main(): Promise<void> {
 
   const results: Results = new Map();
   const record = (scenario: ScenarioId, tool: ToolName, r: RunRecord) => {
+    if (stopping) return;
     const byTool = results.get(scenario) ?? new Map<ToolName, RunRecord[]>();
     results.set(scenario, byTool);
     byTool.set(tool, [...(byTool.get(tool) ?? []), r]);
@@ -172,8 +180,8 @@ async function main(): Promise<void> {
       const b = `r${run}-${tool}-delete`;
       await bucket.create(b);
       const seeding = Date.now();
-      await seedDeleteBucket(bucket, b, tiny, peers, minio.endpoint, path.join(logDir, `${b}-seed.log`), mode.timeoutMs);
-      log(`  seeded ${b} with ${tiny.files.length} objects in ${seconds((Date.now() - seeding) / 1000)} s (not timed)`);
+      const how = await seedDeleteBucket(bucket, b, tiny, tinyTar);
+      log(`  seeded ${b} with ${tiny.files.length} objects in ${seconds((Date.now() - seeding) / 1000)} s, ${how} (not timed)`);
       // Older than the 1 s grace pushcache is given, so every object may go.
       await sleep(2000);
       record('delete', tool, await check(await timed(tool, commands.get(tool)!.remove!(b), `${b}-remove`), b, 0));
@@ -190,16 +198,17 @@ async function main(): Promise<void> {
 
   const scenarioList = scenarios(mode.deleteCount);
   const toolsByScenario = new Map<ScenarioId, ToolName[]>(
-    scenarioList.map((s) => [s.id, s.id === 'delete' ? TOOL_NAMES.filter((t) => t === 'pushcache' || t === 's5cmd') : TOOL_NAMES]),
+    scenarioList.map((s) => [s.id, TOOL_NAMES.filter((tool) => describeCommand(tool, s.id) !== undefined)]),
   );
   const rows = new Map(scenarioList.map((s) => [s.id, summarize(toolsByScenario.get(s.id)!, results.get(s.id), peers)]));
   console.log('');
   for (const s of scenarioList) console.log(`${renderConsoleTable(s, rows.get(s.id)!)}\n`);
 
-  notes.push(...standingNotes(peers));
+  notes.push(...options.note, ...standingNotes(peers));
   const markdown = renderMarkdown({
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     mode: modeName,
+    command: ['npm run bench', ...benchArgs(process.argv.slice(2))].join(' '),
     runs,
     durationS: (Date.now() - started) / 1000,
     machine,
@@ -221,33 +230,48 @@ async function main(): Promise<void> {
   log(`report written to ${path.relative(process.cwd(), options.out) || options.out}; took ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
+/** The command line for the report: `--` and the flags that change what runs, without --out, --work-dir and --note. */
+function benchArgs(argv: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const [flag] = argv[i].split('=');
+    if (['--out', '--work-dir', '--note'].includes(flag)) {
+      if (!argv[i].includes('=')) i++;
+      continue;
+    }
+    kept.push(argv[i]);
+  }
+  return kept.length ? ['--', ...kept] : [];
+}
+
 function rotate<T>(items: T[], by: number): T[] {
   if (!items.length) return items;
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-/** Fills a bucket for the delete scenario: the tiny files (with s5cmd when there is one) and a manifest of them, an hour old. */
-async function seedDeleteBucket(bucket: BenchBucket, name: string, tiny: Tree, peers: Peers, endpoint: string, logFile: string, timeoutMs: number): Promise<void> {
-  const s5cmd = peers.tools.s5cmd;
-  if (s5cmd.bin && !s5cmd.unavailable) {
-    const m = await measure(
-      {
-        bin: s5cmd.bin,
-        args: ['--endpoint-url', endpoint, 'cp', `${tiny.dir}/`, `s3://${name}/data/${APP}/`],
-        env: { AWS_ACCESS_KEY_ID: BENCH_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' },
-      },
-      { logFile, timeoutMs },
-    );
-    if (!m.ok) throw new Error(`seeding ${name} with s5cmd failed (${m.failure}); see ${logFile}`);
-  } else {
-    await bucket.seed(name, `data/${APP}/`, tiny.dir, tiny.files);
+/**
+ * Fills a bucket for the delete scenario: the tiny files, unpacked by MinIO from one tar (file
+ * by file with the SDK if that does not give them all), and a manifest naming them, an hour old.
+ */
+async function seedDeleteBucket(bucket: BenchBucket, name: string, tiny: Tree, tarFile: string): Promise<string> {
+  const prefix = `data/${APP}/`;
+  let how = 'one tar, unpacked by MinIO';
+  const unpacked = await bucket.seedFromTar(name, prefix, tarFile).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
+  const found = unpacked === undefined ? await bucket.count(name, prefix) : 0;
+  if (found !== tiny.files.length) {
+    how = `file by file (unpacking the tar gave ${unpacked ?? `${found} objects`})`;
+    await bucket.seed(name, prefix, tiny.dir, tiny.files);
   }
   const timestamp = Math.floor(Date.now() / 1000) - 3600;
   const manifest = { files: tiny.files.map((f) => f.path), image: 'bench-seed', timestamp };
   await bucket.put(name, `manifests/${APP}/${timestamp}`, JSON.stringify(manifest));
-  const found = await bucket.count(name, `data/${APP}/`);
-  if (found !== tiny.files.length) throw new Error(`seeding ${name} left ${found} objects, expected ${tiny.files.length}; see ${logFile}`);
+  const total = await bucket.count(name, prefix);
+  if (total !== tiny.files.length) throw new Error(`seeding ${name} left ${total} objects under ${prefix}, expected ${tiny.files.length}`);
+  return how;
 }
 
 /** What a reader must know to read the tables right; true whatever the numbers. */
@@ -257,7 +281,7 @@ function standingNotes(peers: Peers): string[] {
     'How a republish decides what to upload: pushcache lists `data/<app>/` once, reads the newest manifests, and skips a file whose object has the same size and ETag and whose newest build recorded the same sha256 (README, "What a republish skips"); it always writes `fed-mods.json`, its staging record and the manifest. valpop uploads every file for a new `--image`. `aws s3 sync` and `s5cmd sync` compare size and modification time against the listing; `rclone sync` does too, but reads each object\'s modification time from its metadata.',
     'pushcache\'s times include connecting to Temporal and starting the Job\'s own worker in the `pushcache populate` process, which a one-shot S3 command does not have.',
   ];
-  if (process.env.AWS_CA_BUNDLE) {
+  if (process.env.AWS_CA_BUNDLE && !peers.tools.rclone.unavailable) {
     notes.push('AWS_CA_BUNDLE is set on this machine; it is removed from rclone\'s environment, since rclone 1.60 does not start with it ("unsupported transport") and the endpoint is plain HTTP.');
   }
   const valpop = peers.tools.valpop;
@@ -271,8 +295,8 @@ let stopping = false;
 async function shutdown(code: number, why?: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (why) console.error(`bench: ${why}; stopping the servers it started`);
-  killRunningCommands();
+  if (why) console.error(`bench: ${why}; stopping the commands and servers it started`);
+  await stopRunningCommands();
   await stopServers();
   process.exit(code);
 }
@@ -287,6 +311,8 @@ process.on('exit', () => {
 main().then(
   () => shutdown(0),
   (err: Error) => {
+    // After Ctrl-C the servers are going away under the running code; that error is no news.
+    if (stopping) return;
     console.error(`bench: failed: ${err.stack ?? err.message}`);
     void shutdown(1);
   },

@@ -37,7 +37,7 @@ export function scenarios(deleteCount: number): Scenario[] {
     {
       id: 'delete',
       title: `Deleting ${deleteCount.toLocaleString('en-US')} objects of one app`,
-      method: `A new bucket is seeded with ${deleteCount.toLocaleString('en-US')} tiny objects under \`data/${APP}/\` (by \`s5cmd cp\`, not timed) and one manifest, written an hour in the past, that names them all; after 2 s (longer than the 1 s grace below) pushcache prunes the app with \`-t 1 -n 0 --orphan-grace 1\`, which deletes every object and the manifest, and s5cmd removes \`data/${APP}/*\`.`,
+      method: `A new bucket is seeded with ${deleteCount.toLocaleString('en-US')} tiny objects under \`data/${APP}/\` (one tar archive that MinIO unpacks; not timed) and one manifest, written an hour in the past, that names them all; after 2 s (longer than the 1 s grace below) pushcache prunes the app with \`-t 1 -n 0 --orphan-grace 1\`, which deletes every object and the manifest, and s5cmd removes \`data/${APP}/*\`.`,
     },
   ];
 }

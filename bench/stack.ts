@@ -39,6 +39,7 @@ export interface BenchMinio {
   host: string;
   port: number;
   endpoint: string;
+  pid: number;
 }
 
 export async function startBenchMinio(options: { workDir: string; logDir: string }): Promise<BenchMinio> {
@@ -54,11 +55,12 @@ export async function startBenchMinio(options: { workDir: string; logDir: string
     ...BENCH_CREDENTIALS,
   });
   processes.push(minio.process);
-  return { host: HOST, port, endpoint: minio.endpoint };
+  return { host: HOST, port, endpoint: minio.endpoint, pid: minio.process.pid };
 }
 
 export interface BenchPushcache {
   temporalAddress: string;
+  temporalPid: number;
   /** PID of the shared pushcache worker, to read its peak RSS. */
   workerPid: number;
   /** Environment of the pushcache CLI (populate, prune), minus the bucket. */
@@ -85,5 +87,5 @@ export async function startBenchPushcache(options: { minio: BenchMinio; logDir: 
     process: worker,
     logFile,
   });
-  return { temporalAddress: temporal.address, workerPid: worker.pid, env };
+  return { temporalAddress: temporal.address, temporalPid: temporal.process.pid, workerPid: worker.pid, env };
 }

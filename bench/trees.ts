@@ -1,4 +1,5 @@
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -249,4 +250,14 @@ export function ensureTinyTree(root: string, seed: number, count: number): Tree 
   }
   writeFileSync(marker, JSON.stringify(spec));
   return { dir, files, bytes, generated: true };
+}
+
+/** A tar archive of a tree (made once, beside it), for seeding a bucket in one request. */
+export function ensureTar(tree: Tree): string {
+  const tarFile = `${tree.dir}.tar`;
+  if (existsSync(tarFile) && !tree.generated) return tarFile;
+  const partial = `${tarFile}.partial`;
+  execFileSync('tar', ['-cf', partial, '-C', tree.dir, ...readdirSync(tree.dir)], { stdio: 'ignore' });
+  renameSync(partial, tarFile);
+  return tarFile;
 }
