@@ -73,12 +73,19 @@ export function createPruneActivities(deps: PruneActivityDeps) {
       for (const o of await collect(storage.list(prunePlanPrefix(app)))) {
         if (o.key !== ownPlan && isStale(o)) staleRecords.push(o.key);
       }
-      const objects: DataObject[] = (await collect(storage.list(dataPrefix(app)))).map((o) => ({
-        relpath: relpathOf(app, o.key),
-        lastModified: o.lastModified,
-      }));
-
-      const plan = planRetention({ app, manifests, inFlight, objects, now: input.now }, input.rule);
+      const decide = (objects: DataObject[]) => planRetention({ app, manifests, inFlight, objects, now: input.now }, input.rule);
+      let plan = decide([]);
+      // Listing every object is the costly part; skip it when nothing can be deleted anyway.
+      if (input.collectOrphans || plan.manifests.some((m) => m.action === 'delete')) {
+        const objects = (await collect(storage.list(dataPrefix(app)))).map((o) => ({ relpath: relpathOf(app, o.key), lastModified: o.lastModified }));
+        plan = decide(objects);
+        if (!input.collectOrphans) {
+          const orphans = plan.objects.filter((o) => o.reason === 'orphan').length;
+          plan = { ...plan, objects: plan.objects.filter((o) => o.reason !== 'orphan'), objectsKept: plan.objectsKept + orphans };
+        }
+      } else {
+        plan = { ...plan, objectsKept: new Set(manifests.flatMap((m) => m.files)).size };
+      }
       const deletedManifests = plan.manifests.filter((m) => m.action === 'delete');
       // Manifests go first: a prune stopped half-way leaves unreferenced objects (collected as
       // orphans later), never a manifest naming objects that are gone.

@@ -135,12 +135,17 @@ async function isRunning(client: Client, workflowId: string): Promise<boolean> {
 
 async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, deps: PopulateDeps): Promise<PublishResult> {
   let done = false;
-  const result = handle.result().finally(() => (done = true));
+  // Ends the poller's wait at once when the run ends, instead of up to one interval later.
+  const finished = new AbortController();
+  const result = handle.result().finally(() => {
+    done = true;
+    finished.abort();
+  });
   let last = '';
   let since: { at: number; bytes: number } | undefined;
   const poll = (async () => {
     while (!done) {
-      await sleep(deps.progressIntervalMs ?? 1000);
+      await sleep(deps.progressIntervalMs ?? 1000, undefined, { signal: finished.signal }).catch(() => undefined);
       if (done) break;
       const progress = await handle.query(progressQuery).catch(() => undefined);
       // The rate counts from the first upload this Job saw, so a rejoined Job reports its own speed.
@@ -158,6 +163,7 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
     throw err instanceof WorkflowFailedError ? new PublishFailedError(reasonOf(err)) : err;
   } finally {
     done = true;
+    finished.abort();
     await poll;
   }
 }

@@ -14,6 +14,8 @@ export interface PlanPruneInput {
   /** A dry run writes no plan record and returns the keys it would delete (up to `listLimit`). */
   dryRun: boolean;
   listLimit: number;
+  /** Delete objects that no build names; the prune after a publish leaves them to the scheduled one. */
+  collectOrphans: boolean;
 }
 
 export interface PruneCounts {
@@ -63,6 +65,8 @@ export interface PruneOptions {
   dryRun: boolean;
   /** Fail instead of deleting more than this many objects in one app; undefined = no limit. */
   maxDelete?: number;
+  /** Default true; false skips listing the app's objects when no build is deleted. */
+  collectOrphans?: boolean;
   /** How long to wait for publishes of the app to finish before reporting it busy. */
   lockWaitSeconds: number;
   /** A delete silent this long is taken for dead and resumed elsewhere. */

@@ -7,6 +7,8 @@ import type { FileRecord } from '../contract/manifest';
 import { InvalidNameError, SourceError } from '../errors';
 import { EtagHasher } from '../storage/etag';
 
+const WHOLE_READ_LIMIT = 1024 * 1024;
+
 export interface ScannedSource {
   root: string;
   /** Sorted by path so that every scan of the same tree yields the same order and digest. */
@@ -30,7 +32,7 @@ export async function scanSource(root: string, options: ScanOptions = {}): Promi
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const files = await pMap(
     found,
-    async (f) => ({ path: f.path, size: f.size, ...(await hashFile(path.join(realRoot, f.path), f.path, options.partSize)) }),
+    async (f) => ({ path: f.path, size: f.size, ...(await hashFile(path.join(realRoot, f.path), f.path, f.size, options.partSize)) }),
     { concurrency: options.hashConcurrency ?? 8 },
   );
   return {
@@ -120,11 +122,13 @@ async function listFiles(realRoot: string): Promise<Found[]> {
 }
 
 /** One read of the file gives both its sha256 (what the manifest records) and its S3 ETag (what a listing shows). */
-async function hashFile(abs: string, relpath: string, partSize?: number): Promise<{ sha256: string; etag: string }> {
+async function hashFile(abs: string, relpath: string, size: number, partSize?: number): Promise<{ sha256: string; etag: string }> {
   const hash = createHash('sha256');
-  const etag = new EtagHasher(partSize);
+  const etag = new EtagHasher(partSize, size);
   try {
-    for await (const chunk of createReadStream(abs)) {
+    // Most files of a build are small: one read beats a stream's setup per file.
+    const chunks = size < WHOLE_READ_LIMIT ? [await fs.readFile(abs)] : createReadStream(abs, { highWaterMark: 1024 * 1024 });
+    for await (const chunk of chunks) {
       hash.update(chunk as Buffer);
       etag.update(chunk as Buffer);
     }

@@ -11,16 +11,22 @@ export const PART_SIZE = 8 * 1024 * 1024;
  * other ETags; then nothing matches and every file is uploaded, which is slow but safe.)
  */
 export class EtagHasher {
-  private readonly whole = createHash('md5');
+  private readonly whole: Hash | undefined;
   private part: Hash = createHash('md5');
   private readonly partDigests: Buffer[] = [];
   private partBytes = 0;
   private total = 0;
 
-  constructor(private readonly partSize = PART_SIZE) {}
+  /** With the body's size known in advance, only the digest that size needs is computed. */
+  constructor(
+    private readonly partSize = PART_SIZE,
+    size?: number,
+  ) {
+    this.whole = size !== undefined && size > partSize ? undefined : createHash('md5');
+  }
 
   update(chunk: Buffer): void {
-    this.whole.update(chunk);
+    this.whole?.update(chunk);
     this.total += chunk.length;
     let offset = 0;
     while (offset < chunk.length) {
@@ -38,7 +44,7 @@ export class EtagHasher {
 
   digest(): string {
     // A body of at most one part goes up as a single PUT (lib-storage does the same).
-    if (this.total <= this.partSize) return this.whole.digest('hex');
+    if (this.total <= this.partSize) return this.whole!.digest('hex');
     const parts = this.partBytes > 0 ? [...this.partDigests, this.part.digest()] : this.partDigests;
     return `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-${parts.length}`;
   }

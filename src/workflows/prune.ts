@@ -52,6 +52,7 @@ async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResul
         planId: workflowInfo().runId,
         dryRun: input.dryRun,
         listLimit: LIST_LIMIT,
+        collectOrphans: input.collectOrphans ?? true,
       }),
     );
     const { planKey, ...summary } = plan;

@@ -126,7 +126,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     try {
       const r = (await executeChild(PruneWorkflow, {
         workflowId: `${workflowInfo().workflowId}/prune`,
-        args: [{ ...options, bucket: input.bucket, app: input.app, dryRun: false, maxAttempts: input.maxAttempts }],
+        // As valpop's cleanup: aged-out builds only; orphans are the scheduled prune's job.
+        args: [{ ...options, bucket: input.bucket, app: input.app, dryRun: false, maxAttempts: input.maxAttempts, collectOrphans: false }],
       })) as AppPruneResult;
       return { status: r.status, manifestsDeleted: r.manifestsDeleted, objectsDeleted: r.objectsDeleted + r.orphansDeleted };
     } catch (err) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { createStorageActivities } from '../../src/activities/storage';
@@ -123,6 +123,22 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     expect(text).not.toContain('chunks/');
     // About 6 events per batch plus the app lock and the prune that follows: a count, not a list.
     expect(history.events!.length).toBeLessThan(100);
+  });
+
+  it('publishes files whose names need percent-encoding under exactly those keys', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const odd = ['sp ace/a b+c(1)!.js', "quo'te*/é ü.css", 'tilde~/x=y&z;@$,.txt', 'pct/100%.js'];
+    for (const f of odd) {
+      mkdirSync(path.dirname(path.join(source, f)), { recursive: true });
+      writeFileSync(path.join(source, f), `content of ${f}`);
+    }
+    await publish({ source, app: 'odd', bucket });
+    const keys = await listKeys(openTestStorage(bucket), 'data/odd/');
+    for (const f of odd) {
+      expect(keys).toContain(dataKey('odd', f));
+      expect((await readObject(bucket, dataKey('odd', f))).body.toString()).toBe(`content of ${f}`);
+    }
   });
 
   it('publishes 10,000 files in under 200 history events, with no payload near the 512 KB warning', async () => {
