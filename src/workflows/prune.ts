@@ -38,13 +38,15 @@ export async function PruneWorkflow(input: PruneInput, carried?: PruneAllCarry):
 
 async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResult> {
   const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT };
-  const acts = proxyActivities<PruneActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: input.heartbeatTimeout, retry });
+  // Planning reads without reporting progress; only the delete, which resumes, heartbeats.
+  const planning = proxyActivities<PruneActivities>({ startToCloseTimeout: '30m', retry });
+  const deleting = proxyActivities<PruneActivities>({ startToCloseTimeout: '2h', heartbeatTimeout: input.heartbeatTimeout, retry });
 
   const lock = await acquireAppLock(input.bucket, app, 'exclusive', input.lockWaitSeconds * 1000);
   if (!lock) return finish({ app, status: 'busy', ...ZERO, deleteCount: 0, manifests: [], recentlyWritten: 0 });
   try {
     const plan = await describeFailure(`planning the prune of ${app}`, () =>
-      acts.planAppPrune({
+      planning.planAppPrune({
         bucket: input.bucket,
         app,
         rule: { minAssetRecords: input.minAssetRecords, timeoutSeconds: input.timeout, graceSeconds: input.orphanGrace },
@@ -58,14 +60,14 @@ async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResul
     const { planKey, ...summary } = plan;
     if (input.dryRun) return finish({ app, status: 'dry-run', ...summary });
     if (input.maxDelete !== undefined && plan.deleteCount > input.maxDelete) {
-      if (planKey) await acts.discardPrunePlan({ bucket: input.bucket, planKey });
+      if (planKey) await planning.discardPrunePlan({ bucket: input.bucket, planKey });
       throw ApplicationFailure.create({
         type: 'MaxDeleteExceeded',
         message: `pruning ${app} would delete ${plan.deleteCount} objects, more than --max-delete ${input.maxDelete}; nothing was deleted (run with --dry-run to see them)`,
         nonRetryable: true,
       });
     }
-    if (planKey) await describeFailure(`deleting ${plan.deleteCount} objects of ${app}`, () => acts.deletePlanned({ bucket: input.bucket, planKey }));
+    if (planKey) await describeFailure(`deleting ${plan.deleteCount} objects of ${app}`, () => deleting.deletePlanned({ bucket: input.bucket, planKey }));
     return finish({ app, status: 'pruned', ...summary });
   } finally {
     await lock.release();
