@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findBinary } from '../src/dev/binaries';
+import { findBinary, isExecutable } from '../src/dev/binaries';
 import { parseGoModuleVersion } from './machine';
 
 /**
@@ -59,15 +59,6 @@ async function run(bin: string, args: string[], options: { env?: NodeJS.ProcessE
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message };
-  }
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -93,6 +93,17 @@ export function isPushcacheError(err: unknown): err is PushcacheError {
   return err instanceof PushcacheError;
 }
 
+/** The message of the deepest cause: what a failed workflow's activity actually said. */
+export function innermostMessage(err: Error): string {
+  let current: unknown = err;
+  let message = err.message;
+  while (current instanceof Error) {
+    message = current.message;
+    current = current.cause;
+  }
+  return message;
+}
+
 /**
  * An error as one line. pushcache's own messages are complete; a library's (the Temporal
  * client's "Failed to start Workflow") gets the messages of its causes appended.

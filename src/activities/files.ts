@@ -74,7 +74,7 @@ export function createFileActivities(deps: FileActivityDeps) {
     let files = input.stagingKey ? uploads.get(input.stagingKey) : undefined;
     if (!files) {
       const skipped = new Set(input.stagingKey ? await skippedBy(input.stagingKey) : []);
-      files = withoutEntryPoint(tree).filter((f) => !skipped.has(f.path));
+      files = batchedUploads(tree, skipped);
       if (input.stagingKey) uploads.set(input.stagingKey, files);
     }
     return { tree, files };
@@ -115,7 +115,7 @@ export function createFileActivities(deps: FileActivityDeps) {
         contentType: 'application/json',
         cacheControl: 'no-store',
       });
-      const toUpload = plan.upload.filter((f) => f.path !== ENTRY_POINT);
+      const toUpload = batchedUploads(tree, new Set(record.skipped));
       uploads.set(key, toUpload);
       const entryPoint = tree.files.find((f) => f.path === ENTRY_POINT);
       const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
@@ -176,6 +176,10 @@ export function createFileActivities(deps: FileActivityDeps) {
 
 export type FileActivities = ReturnType<typeof createFileActivities>;
 
-function withoutEntryPoint(tree: ScannedSource): FileRecord[] {
-  return tree.files.filter((f) => f.path !== ENTRY_POINT);
+/**
+ * The files the upload batches carry: all but the skipped ones and the entry point, which goes
+ * up last on its own. Stage and a restarted Job both derive the batches from this one list.
+ */
+function batchedUploads(tree: ScannedSource, skipped: ReadonlySet<string>): FileRecord[] {
+  return tree.files.filter((f) => f.path !== ENTRY_POINT && !skipped.has(f.path));
 }

@@ -32,7 +32,7 @@ export function findBinary(name: ServerBinary, env: NodeJS.ProcessEnv = process.
   return found;
 }
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;

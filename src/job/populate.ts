@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { dataPrefix } from '../contract/keys';
-import { oneLine } from '../errors';
+import { innermostMessage, oneLine } from '../errors';
 import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
 import { scanSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
@@ -160,7 +160,7 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
   try {
     return await result;
   } catch (err) {
-    throw err instanceof WorkflowFailedError ? new PublishFailedError(reasonOf(err)) : err;
+    throw err instanceof WorkflowFailedError ? new PublishFailedError(innermostMessage(err)) : err;
   } finally {
     done = true;
     finished.abort();
@@ -171,16 +171,6 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
 /** The publish ran and failed; `message` is the one-line reason. */
 export class PublishFailedError extends Error {
   override readonly name = 'PublishFailedError';
-}
-
-function reasonOf(err: WorkflowFailedError): string {
-  let cause: unknown = err.cause;
-  let message = err.message;
-  while (cause instanceof Error) {
-    message = cause.message;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return message;
 }
 
 /** One progress line; `bytesPerSecond` adds the rate and the time left while uploading. */

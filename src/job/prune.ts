@@ -1,5 +1,6 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { PruneSettings, PruneTarget, TemporalSettings } from '../config';
+import { innermostMessage } from '../errors';
 import type { AppPruneResult, PruneAllResult, PruneInput } from '../prune/types';
 import type { PruneWorkflow } from '../workflows/prune';
 import { runUrl } from './workflow-id';
@@ -51,20 +52,10 @@ export async function prune(settings: PruneSettings, target: PruneTarget, deps: 
   try {
     result = await handle.result();
   } catch (err) {
-    throw err instanceof WorkflowFailedError ? new PruneFailedError(rootMessage(err)) : err;
+    throw err instanceof WorkflowFailedError ? new PruneFailedError(innermostMessage(err)) : err;
   }
   for (const line of 'apps' in result ? describeAll(result, settings.dryRun) : describeApp(result)) deps.report(line);
   return result;
-}
-
-function rootMessage(err: Error): string {
-  let current: unknown = err;
-  let message = err.message;
-  while (current instanceof Error) {
-    message = current.message;
-    current = current.cause;
-  }
-  return message;
 }
 
 export function describeApp(r: AppPruneResult): string[] {
