@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
@@ -15,6 +15,8 @@ import type { Storage } from '../storage/storage';
 import { listAppObjects, readEarlierBuilds } from './earlier-builds';
 import { withFailureTranslation } from './failures';
 import type { StageInput, StageSummary, UploadBatchInput, UploadEntryPointInput, UploadResult } from './types';
+
+const WHOLE_READ_LIMIT = 1024 * 1024;
 
 export interface FileActivityDeps {
   /** The bucket the Job publishes to. */
@@ -55,9 +57,13 @@ export function createFileActivities(deps: FileActivityDeps) {
 
   async function upload(app: string, tree: ScannedSource, file: FileRecord, cacheMaxAge: number): Promise<void> {
     const abs = path.join(tree.root, file.path);
+    // A blocking read of a small file, just hashed and so in the page cache, takes microseconds;
+    // a stream costs a thread-pool round trip per open, read and close, which profiling of a
+    // 10,000-file publish showed as the Job's largest CPU cost after request signing.
+    const body = file.size < WHOLE_READ_LIMIT ? readStagedFile(abs, file.path) : { size: file.size, open: () => createReadStream(abs) };
     await deps.storage.put(
       dataKey(app, file.path),
-      { size: file.size, open: () => createReadStream(abs) },
+      body,
       {
         contentType: contentType(file.path),
         cacheControl: cacheControl(file.path, cacheMaxAge),
@@ -182,4 +188,12 @@ export type FileActivities = ReturnType<typeof createFileActivities>;
  */
 function batchedUploads(tree: ScannedSource, skipped: ReadonlySet<string>): FileRecord[] {
   return tree.files.filter((f) => f.path !== ENTRY_POINT && !skipped.has(f.path));
+}
+
+function readStagedFile(abs: string, relpath: string): Buffer {
+  try {
+    return readFileSync(abs);
+  } catch (err) {
+    throw new SourceChangedError(`${relpath} can no longer be read (${(err as NodeJS.ErrnoException).code}) since this publish staged it`);
+  }
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { PUBLISH_DEFAULTS, resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { populate } from '../job/populate';
+import { scanSource } from '../source/scan';
 import { connectTemporal, openStorage } from './connect';
 import { EXIT, runCommand } from './run';
 import { withPublishOptions, withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
@@ -18,7 +19,14 @@ async function runPopulate(options: RawOptions): Promise<void> {
   if (storageSettings.credentialSource === 'command line') {
     console.error('pushcache: warning: credentials given on the command line are visible in process listings; use PUSHCACHE_AWS_* from a Secret');
   }
-  const { connection, client } = await connectTemporal(temporal);
+  // The tree is hashed on worker threads while the connection to Temporal is set up.
+  const scanned = scanSource(publish.source);
+  scanned.catch(() => undefined);
+  const { connection, client } = await connectTemporal(temporal).catch(async (err: unknown) => {
+    // A bad source directory is the more useful of two errors; otherwise the connection's.
+    await scanned;
+    throw err;
+  });
   // A killed or stopped Job loses nothing: the workflow waits for a Job to poll its queue again.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -30,6 +38,7 @@ async function runPopulate(options: RawOptions): Promise<void> {
     await populate(publish, {
       client,
       connection,
+      scanned,
       storage: openStorage(storageSettings),
       bucket: storageSettings.bucket,
       temporal,

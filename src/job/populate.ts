@@ -4,7 +4,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { dataPrefix } from '../contract/keys';
 import { innermostMessage, oneLine } from '../errors';
 import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
-import { scanSource } from '../source/scan';
+import { scanSource, type ScannedSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
 import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
 import { progressQuery, type PublishWorkflow } from '../workflows/publish';
@@ -22,6 +22,8 @@ export interface PopulateDeps {
   report: (line: string) => void;
   /** How often progress is polled, in ms. Default 1000. */
   progressIntervalMs?: number;
+  /** The scan of `settings.source`, when the caller started it early; otherwise populate scans. */
+  scanned?: Promise<ScannedSource>;
 }
 
 export interface PopulateOutcome extends PublishResult {
@@ -34,7 +36,7 @@ export interface PopulateOutcome extends PublishResult {
 /** The Job: checks its inputs, starts (or rejoins) the publish, serves its files and waits. */
 export async function populate(settings: PublishSettings, deps: PopulateDeps): Promise<PopulateOutcome> {
   // Everything that can be wrong with the inputs is found before anything is written.
-  const tree = await scanSource(settings.source);
+  const tree = await (deps.scanned ?? scanSource(settings.source));
   await deps.storage.checkAccess();
 
   const workflowId = publishWorkflowId(settings.app, settings.image, tree.listDigest);

@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs, type Dirent } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
-import pMap from 'p-map';
 import { relPathProblem } from '../contract/names';
 import type { FileRecord } from '../contract/manifest';
 import { InvalidNameError, SourceError } from '../errors';
-import { EtagHasher } from '../storage/etag';
-
-const WHOLE_READ_LIMIT = 1024 * 1024;
+import { hashFiles, HashReadError, type HashOptions } from './hash-pool';
 
 export interface ScannedSource {
   root: string;
@@ -18,23 +15,25 @@ export interface ScannedSource {
   listDigest: string;
 }
 
-export interface ScanOptions {
-  /** Files hashed at once. Default 8. */
-  hashConcurrency?: number;
-  /** Multipart part size the ETags are computed for; see EtagHasher. */
-  partSize?: number;
-}
+export type ScanOptions = HashOptions;
 
 /** Lists every regular file under `root` (following symlinks that stay inside it) and hashes each. */
 export async function scanSource(root: string, options: ScanOptions = {}): Promise<ScannedSource> {
-  const realRoot = await resolveRoot(root);
-  const found = await listFiles(realRoot);
+  const realRoot = resolveRoot(root);
+  const found = listFiles(realRoot);
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const files = await pMap(
-    found,
-    async (f) => ({ path: f.path, size: f.size, ...(await hashFile(path.join(realRoot, f.path), f.path, f.size, options.partSize)) }),
-    { concurrency: options.hashConcurrency ?? 8 },
-  );
+  let digests;
+  try {
+    digests = await hashFiles(
+      found.map((f) => ({ abs: path.join(realRoot, f.path), size: f.size })),
+      options,
+    );
+  } catch (err) {
+    if (!(err instanceof HashReadError)) throw err;
+    const file = found[err.index];
+    throw new SourceError(`cannot read ${file.path} (${err.code}); check its permissions`, path.join(realRoot, file.path));
+  }
+  const files: FileRecord[] = found.map((f, i) => ({ path: f.path, size: f.size, ...digests[i] }));
   return {
     root: realRoot,
     files,
@@ -49,14 +48,14 @@ export function digestOf(files: readonly FileRecord[]): string {
   return hash.digest('hex');
 }
 
-async function resolveRoot(root: string): Promise<string> {
+function resolveRoot(root: string): string {
   let real: string;
   try {
-    real = await fs.realpath(root);
+    real = realpathSync(root);
   } catch (err) {
     throw new SourceError(`source directory ${root} does not exist (${(err as NodeJS.ErrnoException).code})`, root);
   }
-  const stat = await fs.stat(real);
+  const stat = statSync(real);
   if (!stat.isDirectory()) throw new SourceError(`source ${root} is not a directory`, root);
   return real;
 }
@@ -66,15 +65,17 @@ interface Found {
   size: number;
 }
 
-async function listFiles(realRoot: string): Promise<Found[]> {
+// Blocking calls on purpose: a tree of tens of thousands of entries lists several times faster
+// than with a thread-pool round trip per readdir and stat, and the scan has nothing to overlap.
+function listFiles(realRoot: string): Found[] {
   const out: Found[] = [];
   // Real directories already entered, so a symlink loop inside the tree ends.
   const entered = new Set<string>([realRoot]);
 
-  async function walk(dir: string, rel: string): Promise<void> {
+  function walk(dir: string, rel: string): void {
     let entries: Dirent[];
     try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch (err) {
       throw new SourceError(`cannot read directory ${rel || '.'} (${(err as NodeJS.ErrnoException).code})`, dir);
     }
@@ -84,32 +85,32 @@ async function listFiles(realRoot: string): Promise<Found[]> {
       if (problem) throw new InvalidNameError(`file path ${JSON.stringify(relpath)} ${problem}; rename it`);
       const abs = path.join(dir, entry.name);
       if (entry.isSymbolicLink()) {
-        await visitLink(abs, relpath);
+        visitLink(abs, relpath);
       } else if (entry.isDirectory()) {
-        await walk(abs, relpath);
+        walk(abs, relpath);
       } else if (entry.isFile()) {
-        out.push({ path: relpath, size: (await fs.stat(abs)).size });
+        out.push({ path: relpath, size: statSync(abs).size });
       } else {
         throw new SourceError(`${relpath} is not a regular file (a FIFO, socket or device); remove it from the build`, abs);
       }
     }
   }
 
-  async function visitLink(abs: string, relpath: string): Promise<void> {
+  function visitLink(abs: string, relpath: string): void {
     let target: string;
     try {
-      target = await fs.realpath(abs);
+      target = realpathSync(abs);
     } catch {
       throw new SourceError(`${relpath} is a broken symlink; remove it or point it at a file of the build`, abs);
     }
     if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
       throw new SourceError(`${relpath} is a symlink that leaves the source directory (to ${target})`, abs);
     }
-    const stat = await fs.stat(target);
+    const stat = statSync(target);
     if (stat.isDirectory()) {
       if (entered.has(target)) return;
       entered.add(target);
-      await walk(target, relpath);
+      walk(target, relpath);
     } else if (stat.isFile()) {
       out.push({ path: relpath, size: stat.size });
     } else {
@@ -117,23 +118,6 @@ async function listFiles(realRoot: string): Promise<Found[]> {
     }
   }
 
-  await walk(realRoot, '');
+  walk(realRoot, '');
   return out;
-}
-
-/** One read of the file gives both its sha256 (what the manifest records) and its S3 ETag (what a listing shows). */
-async function hashFile(abs: string, relpath: string, size: number, partSize?: number): Promise<{ sha256: string; etag: string }> {
-  const hash = createHash('sha256');
-  const etag = new EtagHasher(partSize, size);
-  try {
-    // Most files of a build are small: one read beats a stream's setup per file.
-    const chunks = size < WHOLE_READ_LIMIT ? [await fs.readFile(abs)] : createReadStream(abs, { highWaterMark: 1024 * 1024 });
-    for await (const chunk of chunks) {
-      hash.update(chunk as Buffer);
-      etag.update(chunk as Buffer);
-    }
-  } catch (err) {
-    throw new SourceError(`cannot read ${relpath} (${(err as NodeJS.ErrnoException).code}); check its permissions`, abs);
-  }
-  return { sha256: hash.digest('hex'), etag: etag.digest() };
 }

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidNameError, SourceError } from '../../src/errors';
+import { hashFiles } from '../../src/source/hash-pool';
 import { scanSource } from '../../src/source/scan';
+import { EtagHasher } from '../../src/storage/etag';
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'pushcache-scan-'));
@@ -68,5 +70,45 @@ describe('scanSource', () => {
 
   it('reports a missing source directory', async () => {
     await expect(scanSource('/nonexistent/pushcache')).rejects.toThrow(/source directory \/nonexistent\/pushcache does not exist/);
+  });
+});
+
+// The pool runs compiled code, so these tests use the build in dist/ (`npm test` builds first).
+const WORKER_SCRIPT = path.resolve(__dirname, '../../dist/source/hash-worker.js');
+
+describe('scanSource on worker threads', () => {
+  beforeAll(() => {
+    if (!existsSync(WORKER_SCRIPT)) throw new Error(`${WORKER_SCRIPT} is missing; run npm run build first`);
+  });
+
+  it('gives the same digests as hashing on the calling thread, over many chunks and a multipart file', async () => {
+    const files: Record<string, string> = {};
+    // Enough files for several chunks of the pool, with varied content.
+    for (let i = 0; i < 700; i++) files[`d${i % 7}/f${i}.js`] = `content ${i} `.repeat(i % 50);
+    const root = tree(files);
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    writeFileSync(path.join(root, 'big.bin'), big);
+    const partSize = 1024 * 1024;
+
+    const here = await scanSource(root, { threads: 0, partSize });
+    const pooled = await scanSource(root, { threads: 2, partSize, workerScript: WORKER_SCRIPT });
+    expect(pooled).toEqual(here);
+    expect(pooled.files).toHaveLength(701);
+
+    const bigRecord = pooled.files.find((f) => f.path === 'big.bin')!;
+    const expected = new EtagHasher(partSize, big.length);
+    expected.update(big);
+    expect(bigRecord).toEqual({ path: 'big.bin', size: big.length, sha256: createHash('sha256').update(big).digest('hex'), etag: expected.digest() });
+    expect(bigRecord.etag).toMatch(/-4$/);
+    const some = pooled.files.find((f) => f.path === 'd3/f3.js')!;
+    expect(some.sha256).toBe(createHash('sha256').update('content 3 '.repeat(3)).digest('hex'));
+  });
+
+  it.each([0, 2])('names the file that cannot be read (%i threads)', async (threads) => {
+    const root = tree(Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`f${i}.js`, `x${i}`])));
+    const files = Array.from({ length: 600 }, (_, i) => ({ abs: path.join(root, `f${i}.js`), size: 2 }));
+    // As if the file had been removed between listing and hashing.
+    files[517] = { abs: path.join(root, 'gone.js'), size: 2 };
+    await expect(hashFiles(files, { threads, workerScript: WORKER_SCRIPT })).rejects.toMatchObject({ name: 'HashReadError', index: 517, code: 'ENOENT' });
   });
 });
