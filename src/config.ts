@@ -1,4 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import type { Duration } from '@temporalio/common';
+import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { validateAppName } from './contract/names';
 import { ConfigError } from './errors';
@@ -29,7 +32,14 @@ export interface TemporalSettings {
   taskQueue: string;
   /** Base URL of the Temporal Web UI, used to print links to runs. */
   uiUrl?: string;
+  /**
+   * TLS, API key and gRPC headers for the connection; absent means plaintext (the dev server).
+   * Holds secrets: it goes to the connection only, never to logs or workflow inputs.
+   */
+  connection?: TemporalConnectionOptions;
 }
+
+export type TemporalConnectionOptions = Pick<NativeConnectionOptions, 'tls' | 'apiKey' | 'metadata'>;
 
 /** The contract's retention rule plus pushcache's guards; shared by populate, prune and schedule. */
 export interface RetentionSettings {
@@ -139,13 +149,86 @@ const TemporalSchema = z.object({
   uiUrl: z.url({ message: '--temporal-ui-url must be a URL' }).optional(),
 });
 
+/**
+ * Temporal's own environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and the TOML profile file, read by
+ * @temporalio/envconfig exactly as the Temporal CLI and the other SDKs read them), with
+ * pushcache's flags on top.
+ */
 export function resolveTemporalSettings(options: RawOptions, env: Env = process.env): TemporalSettings {
-  return parse(TemporalSchema, {
-    address: first(options.temporalAddress) ?? first(env.TEMPORAL_ADDRESS) ?? '127.0.0.1:7233',
-    namespace: first(options.namespace) ?? first(env.TEMPORAL_NAMESPACE) ?? 'default',
+  const profile = loadTemporalProfile(options, env);
+  const settings = parse(TemporalSchema, {
+    address: first(options.temporalAddress) ?? profile.address ?? '127.0.0.1:7233',
+    namespace: first(options.namespace) ?? profile.namespace ?? 'default',
     taskQueue: first(options.taskQueue) ?? first(env.PUSHCACHE_TASK_QUEUE) ?? 'pushcache',
     uiUrl: first(options.temporalUiUrl) ?? first(env.PUSHCACHE_TEMPORAL_UI_URL),
   });
+  const connection = connectionOptions(profile);
+  return connection ? { ...settings, connection } : settings;
+}
+
+function loadTemporalProfile(options: RawOptions, env: Env): ClientConfigProfile {
+  const configFile = first(options.temporalConfigFile);
+  if (configFile !== undefined && !existsSync(configFile)) {
+    throw new ConfigError([`--temporal-config-file ${configFile} does not exist`]);
+  }
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({
+      profile: first(options.temporalProfile),
+      configSource: configFile !== undefined ? { path: configFile } : undefined,
+      overrideEnvVars: definedOnly(env),
+    });
+  } catch (err) {
+    throw new ConfigError([`Temporal configuration: ${(err as Error).message}`]);
+  }
+  const tlsFlags = {
+    serverCACert: fileSource(first(options.temporalTlsCa)),
+    clientCert: fileSource(first(options.temporalTlsCert)),
+    clientKey: fileSource(first(options.temporalTlsKey)),
+    serverName: first(options.temporalTlsServerName),
+  };
+  const anyTlsFlag = options.temporalTls === true || Object.values(tlsFlags).some((v) => v !== undefined);
+  if (anyTlsFlag) profile.tls = { ...profile.tls, disabled: false, ...withoutUndefined(tlsFlags) };
+  const apiKeyFile = first(options.temporalApiKeyFile);
+  if (apiKeyFile !== undefined) profile.apiKey = readSecretFile(apiKeyFile, '--temporal-api-key-file');
+  if ((profile.tls?.clientCert === undefined) !== (profile.tls?.clientKey === undefined)) {
+    throw new ConfigError(['a TLS client certificate needs its key and the key its certificate (--temporal-tls-cert with --temporal-tls-key, or TEMPORAL_TLS_CLIENT_CERT_* with TEMPORAL_TLS_CLIENT_KEY_*)']);
+  }
+  return profile;
+}
+
+function connectionOptions(profile: ClientConfigProfile): TemporalConnectionOptions | undefined {
+  let options: TemporalConnectionOptions;
+  try {
+    const { connectionOptions } = toClientOptions(profile);
+    options = withoutUndefined({ tls: connectionOptions.tls, apiKey: connectionOptions.apiKey, metadata: connectionOptions.metadata });
+  } catch (err) {
+    // A certificate or key file that cannot be read; the message names the file.
+    throw new ConfigError([`Temporal TLS: ${(err as Error).message}`]);
+  }
+  return Object.keys(options).length > 0 ? options : undefined;
+}
+
+function fileSource(path: string | undefined): { path: string } | undefined {
+  return path === undefined ? undefined : { path };
+}
+
+/** A secret kept in a file (a mounted Secret); surrounding whitespace and newlines are not part of it. */
+function readSecretFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError([`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code})`]);
+  }
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function definedOnly(env: Env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
 const appName = (flag: string) =>

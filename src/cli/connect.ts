@@ -13,11 +13,13 @@ export class TemporalUnreachableError extends Error {
 export async function connectTemporal(settings: TemporalSettings): Promise<{ connection: NativeConnection; client: Client }> {
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect({ address: settings.address });
+    connection = await NativeConnection.connect({ address: settings.address, ...settings.connection });
   } catch (err) {
-    throw new TemporalUnreachableError(
-      `cannot reach Temporal at ${settings.address} (${oneLine(err)}); check --temporal-address / TEMPORAL_ADDRESS`,
-    );
+    const tls = settings.connection?.tls;
+    const check = tls
+      ? 'check the address and the TLS settings: the CA that signed the server certificate (--temporal-tls-ca), the client certificate and key if the server requires mTLS, and the server name'
+      : 'check --temporal-address / TEMPORAL_ADDRESS, and whether the server needs TLS (--temporal-tls)';
+    throw new TemporalUnreachableError(`cannot reach Temporal at ${settings.address}${tls ? ' over TLS' : ''} (${oneLine(err)}); ${check}`);
   }
   return { connection, client: new Client({ connection, namespace: settings.namespace }) };
 }

@@ -24,7 +24,18 @@ export function withTemporalOptions(cmd: Command): Command {
     .addOption(new Option('--temporal-address <host:port>', 'Temporal frontend (default 127.0.0.1:7233)').env('TEMPORAL_ADDRESS'))
     .addOption(new Option('--namespace <name>', 'Temporal namespace (default "default")').env('TEMPORAL_NAMESPACE'))
     .addOption(new Option('--task-queue <name>', 'task queue of the shared worker (default "pushcache")').env('PUSHCACHE_TASK_QUEUE'))
-    .addOption(new Option('--temporal-ui-url <url>', 'Temporal Web UI base URL, to print links to runs').env('PUSHCACHE_TEMPORAL_UI_URL'));
+    .addOption(new Option('--temporal-ui-url <url>', 'Temporal Web UI base URL, to print links to runs').env('PUSHCACHE_TEMPORAL_UI_URL'))
+    // The rest of Temporal's environment configuration (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,
+    // TEMPORAL_TLS*, TEMPORAL_API_KEY) is read by @temporalio/envconfig; these flags override it.
+    // Secrets are taken from files only, never as flag values.
+    .addOption(new Option('--temporal-profile <name>', 'profile of the Temporal TOML config file (default "default")'))
+    .addOption(new Option('--temporal-config-file <path>', 'Temporal TOML config file (default ~/.config/temporalio/temporal.toml)'))
+    .addOption(new Option('--temporal-tls', 'connect to Temporal with TLS (implied by any --temporal-tls-* flag or an API key)'))
+    .addOption(new Option('--temporal-tls-ca <path>', 'CA certificate (PEM) that signed the Temporal server certificate'))
+    .addOption(new Option('--temporal-tls-cert <path>', 'client certificate (PEM) for mTLS'))
+    .addOption(new Option('--temporal-tls-key <path>', 'client private key (PEM) for mTLS'))
+    .addOption(new Option('--temporal-tls-server-name <name>', 'server name to verify, when it differs from the address host'))
+    .addOption(new Option('--temporal-api-key-file <path>', 'file holding a Temporal API key (or TEMPORAL_API_KEY)'));
 }
 
 export function withPublishOptions(cmd: Command): Command {

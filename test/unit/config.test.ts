@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 
@@ -76,6 +79,45 @@ describe('temporal settings', () => {
     });
     expect(resolveTemporalSettings({ temporalAddress: 'a:1' }, { TEMPORAL_ADDRESS: 'b:2' }).address).toBe('a:1');
     expect(() => resolveTemporalSettings({ temporalAddress: 'no-port' }, {})).toThrow(/host:port/);
+  });
+
+  describe('with a TOML profile file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcache-envconfig-'));
+    const file = path.join(dir, 'temporal.toml');
+    writeFileSync(path.join(dir, 'ca.pem'), 'CA PEM');
+    writeFileSync(
+      file,
+      ['[profile.default]', 'address = "default.example:7233"', '[profile.cloud]', 'address = "ns.acct.tmprl.cloud:7233"', 'namespace = "ns.acct"', 'api_key = "from-toml"', ''].join('\n'),
+    );
+
+    it('takes the default profile, or the one named by TEMPORAL_PROFILE or --temporal-profile', () => {
+      expect(resolveTemporalSettings({}, { TEMPORAL_CONFIG_FILE: file }).address).toBe('default.example:7233');
+      const cloud = resolveTemporalSettings({}, { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud' });
+      expect(cloud).toMatchObject({ address: 'ns.acct.tmprl.cloud:7233', namespace: 'ns.acct', connection: { apiKey: 'from-toml', tls: true } });
+      expect(resolveTemporalSettings({ temporalProfile: 'cloud', temporalConfigFile: file }, {}).namespace).toBe('ns.acct');
+    });
+
+    it('lets the environment override the file and flags override both', () => {
+      const env = { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud', TEMPORAL_API_KEY: 'from-env', TEMPORAL_NAMESPACE: 'env-ns' };
+      expect(resolveTemporalSettings({}, env)).toMatchObject({ namespace: 'env-ns', connection: { apiKey: 'from-env' } });
+      const keyFile = path.join(dir, 'key');
+      writeFileSync(keyFile, 'from-file\n');
+      expect(resolveTemporalSettings({ namespace: 'flag-ns', temporalApiKeyFile: keyFile }, env)).toMatchObject({ namespace: 'flag-ns', connection: { apiKey: 'from-file' } });
+    });
+
+    it('reports a profile that does not exist and a config file that does not exist', () => {
+      expect(() => resolveTemporalSettings({ temporalProfile: 'nope', temporalConfigFile: file }, {})).toThrow(/Temporal configuration: Profile 'nope' not found/);
+      expect(() => resolveTemporalSettings({ temporalConfigFile: path.join(dir, 'missing.toml') }, {})).toThrow(/--temporal-config-file .* does not exist/);
+    });
+
+    it('turns TLS on with any TLS flag and loads the CA file', () => {
+      const settings = resolveTemporalSettings({ temporalTlsCa: path.join(dir, 'ca.pem'), temporalTlsServerName: 'temporal.internal' }, {});
+      expect(settings.connection?.tls).toEqual({ serverRootCACertificate: Buffer.from('CA PEM'), serverNameOverride: 'temporal.internal', clientCertPair: undefined });
+      // TLS with the system's trusted roots, as for Temporal Cloud.
+      expect(resolveTemporalSettings({ temporalTls: true }, {}).connection?.tls).toEqual({ serverNameOverride: undefined, serverRootCACertificate: undefined, clientCertPair: undefined });
+      expect(resolveTemporalSettings({}, {}).connection).toBeUndefined();
+      expect(resolveTemporalSettings({}, { TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' }).connection).toEqual({ apiKey: 'k', tls: false });
+    });
   });
 });
 
