@@ -20,6 +20,14 @@ COPY --chown=root:root example ./example
 RUN chmod +x dist/cli/main.js \
  && ln -s /app/dist/cli/main.js /usr/local/bin/pushcache \
  && ln -s /app/dist/cli/main.js /usr/local/bin/valpop
-USER node
+# The image's `node` user, by number, so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+# The worker's Prometheus endpoint (/metrics) and its probes (/livez, /readyz).
+EXPOSE 9464 8080
+# The same image runs the long-lived worker and one-shot commands (the Job's populate, prune,
+# schedule apply). The check asks the worker's liveness endpoint, so a worker that stopped
+# answering turns unhealthy; where nothing listens (a one-shot command, judged by its exit code)
+# it passes. Kubernetes ignores HEALTHCHECK and uses the probes in deploy/ instead.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["node", "/app/dist/worker/healthcheck.js"]
 ENTRYPOINT ["pushcache"]
 CMD ["--help"]

@@ -80,7 +80,7 @@ export async function startBenchPushcache(options: { minio: BenchMinio; logDir: 
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   const logFile = path.join(options.logDir, 'worker.log');
-  const worker = startProcess('worker', process.execPath, [options.cliPath, 'worker'], { logFile, env });
+  const worker = startProcess('worker', process.execPath, [options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env });
   processes.push(worker);
   await waitUntil('pushcache worker', async () => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('worker polling'), {
     timeoutMs: 60_000,

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import type { Duration } from '@temporalio/common';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
@@ -24,7 +25,20 @@ export interface StorageSettings {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Where the credentials came from, for messages; never the values. */
   credentialSource: string;
+  /**
+   * Set in filesystem mode (`-m filesystem --root DIR`): the absolute directory holding one
+   * directory per bucket, objects as plain files under it; the S3 settings are then unused.
+   */
+  filesystemRoot?: string;
+  /** PEM certificates trusted besides Node's own roots, e.g. a private CA in front of MinIO. */
+  caCertificates?: string[];
+  /** Path-style (`host/bucket/key`, MinIO's) or virtual-hosted (`bucket.host/key`) addressing. */
+  forcePathStyle?: boolean;
+  /** Server-side encryption requested for every object written. */
+  serverSideEncryption?: ServerSideEncryption;
 }
+
+export type ServerSideEncryption = { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId?: string };
 
 export interface TemporalSettings {
   address: string;
@@ -96,7 +110,9 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
 
 const StorageSchema = z
   .object({
-    mode: z.string().refine((m) => m === 's3', { message: "-m/--mode: only 's3' is supported" }),
+    // A refinement, not an enum: a wrong mode must not hide the other problems (enum failures abort the object's checks).
+    mode: z.string().refine((m) => m === 's3' || m === 'filesystem', { message: "-m/--mode must be 's3' or 'filesystem'" }),
+    root: z.string().min(1).optional(),
     endpoint: z.url({ protocol: /^https?$/, message: '--endpoint must be an http:// or https:// URL' }).optional(),
     hostname: z.string().min(1, '-a/--hostname is empty'),
     port: intFrom('-p/--port', 1, 65535),
@@ -108,6 +124,9 @@ const StorageSchema = z
   })
   .refine((s) => (s.accessKeyId === undefined) === (s.secretAccessKey === undefined), {
     message: 'credentials are incomplete: give both the access key (-u) and the secret (-c), or neither',
+  })
+  .refine((s) => s.mode !== 'filesystem' || s.root !== undefined, {
+    message: '-m filesystem needs --root DIR (or PUSHCACHE_FS_ROOT): the directory that holds one directory per bucket',
   });
 
 export function resolveStorageSettings(options: RawOptions, env: Env = process.env): StorageSettings {
@@ -116,6 +135,7 @@ export function resolveStorageSettings(options: RawOptions, env: Env = process.e
   const endpointEnv = first(env.PUSHCACHE_AWS_ENDPOINT);
   const s = parse(StorageSchema, {
     mode: first(options.mode) ?? 's3',
+    root: first(options.root) ?? first(env.PUSHCACHE_FS_ROOT),
     endpoint: first(options.endpoint) ?? (endpointEnv?.includes('://') ? endpointEnv : undefined),
     hostname: first(options.hostname) ?? (endpointEnv?.includes('://') ? undefined : endpointEnv) ?? '127.0.0.1',
     port: first(options.port) ?? first(env.PUSHCACHE_AWS_PORT) ?? '9000',
@@ -139,7 +159,44 @@ export function resolveStorageSettings(options: RawOptions, env: Env = process.e
       : fromPushcacheEnv
         ? 'PUSHCACHE_AWS_* environment'
         : 'the AWS default credential chain',
+    ...storageTransport(options, env),
+    ...(s.mode === 'filesystem' ? { filesystemRoot: resolvePath(s.root!) } : {}),
   };
+}
+
+const TransportSchema = z
+  .object({
+    caBundle: z.string().optional(),
+    addressing: z.enum(['path', 'virtual'], { message: "--addressing must be 'path' or 'virtual'" }).optional(),
+    sse: z.enum(['AES256', 'aws:kms'], { message: "--sse must be 'AES256' or 'aws:kms'" }).optional(),
+    sseKmsKeyId: z.string().min(1).optional(),
+  })
+  .refine((t) => t.sseKmsKeyId === undefined || t.sse === 'aws:kms', { message: '--sse-kms-key-id needs --sse aws:kms' });
+
+/** How pushcache talks to the store: trusted CAs, addressing and encryption. */
+function storageTransport(options: RawOptions, env: Env): Pick<StorageSettings, 'caCertificates' | 'forcePathStyle' | 'serverSideEncryption'> {
+  const t = parse(TransportSchema, {
+    caBundle: first(options.caBundle) ?? first(env.PUSHCACHE_AWS_CA_BUNDLE, env.AWS_CA_BUNDLE),
+    addressing: first(options.addressing) ?? first(env.PUSHCACHE_AWS_ADDRESSING),
+    sse: first(options.sse) ?? first(env.PUSHCACHE_AWS_SSE),
+    sseKmsKeyId: first(options.sseKmsKeyId) ?? first(env.PUSHCACHE_AWS_SSE_KMS_KEY_ID),
+  });
+  return withoutUndefined({
+    caCertificates: t.caBundle === undefined ? undefined : [readCaBundle(t.caBundle)],
+    forcePathStyle: t.addressing === undefined ? undefined : t.addressing === 'path',
+    serverSideEncryption: t.sse === undefined ? undefined : t.sse === 'AES256' ? { mode: 'AES256' as const } : withoutUndefined({ mode: 'aws:kms' as const, kmsKeyId: t.sseKmsKeyId }),
+  });
+}
+
+function readCaBundle(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`CA bundle ${file} (--ca-bundle / AWS_CA_BUNDLE) cannot be read (${(err as NodeJS.ErrnoException).code})`]);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([`CA bundle ${file} holds no PEM certificate`]);
+  return pem;
 }
 
 const TemporalSchema = z.object({
@@ -360,6 +417,22 @@ export function resolvePruneTarget(options: RawOptions): PruneTarget {
   return t.app !== undefined ? { app: t.app } : { all: true };
 }
 
+export interface PopSettings {
+  app: string;
+  /** Absolute directory the live build is written into. */
+  dest: string;
+}
+
+const PopSchema = z.object({
+  app: z.string({ message: '-r/--prefix (the app name) is required' }).pipe(appName('-r/--prefix')),
+  dest: z.string({ message: '-d/--dest (the directory to write into) is required' }),
+});
+
+export function resolvePopSettings(options: RawOptions): PopSettings {
+  const s = parse(PopSchema, { app: first(options.prefix), dest: first(options.dest) });
+  return { app: s.app, dest: resolvePath(s.dest) };
+}
+
 export interface ScheduleSettings {
   scheduleId: string;
   /** Exactly one of the two. */
@@ -386,4 +459,80 @@ export function resolveScheduleSettings(options: RawOptions, bucket: string): Sc
     cron: first(options.cron),
   });
   return s.every || s.cron ? s : { ...s, every: '1h' as Duration };
+}
+
+/** Where a server of the worker listens. */
+export interface ListenAddress {
+  /** An IP address; IPv6 without brackets. */
+  host: string;
+  port: number;
+}
+
+export interface WorkerSettings {
+  maxActivities: number;
+  maxWorkflowTasks: number;
+  /** 0 turns the cache off: every workflow task replays its run's history. */
+  maxCachedWorkflows: number;
+  /** Prometheus endpoint (the SDK's metrics and pushcache's); undefined when turned off. */
+  metricsAddress?: ListenAddress;
+  /** Liveness and readiness endpoints; undefined when turned off. */
+  healthAddress?: ListenAddress;
+}
+
+/** Sized for a pod of half a CPU and 512 MiB; the README explains how to size them. */
+export const WORKER_DEFAULTS = {
+  maxActivities: '32',
+  maxWorkflowTasks: '10',
+  maxCachedWorkflows: '100',
+  metricsAddress: '0.0.0.0:9464',
+  healthAddress: '0.0.0.0:8080',
+} as const;
+
+// The SDK's Prometheus exporter binds a socket address, so the host must be an IP, not a name.
+const LISTEN_ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/;
+
+const listenAddress = (flag: string) =>
+  z.string().transform((value, ctx): ListenAddress | undefined => {
+    if (value === 'off') return undefined;
+    const m = LISTEN_ADDRESS.exec(value);
+    const port = Number(m?.[3]);
+    const ipv4Ok = !m?.[2] || m[2].split('.').every((octet) => Number(octet) <= 255);
+    if (!m || !ipv4Ok || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `${flag} must be an IP address and a port, such as 0.0.0.0:9464, 127.0.0.1:9464 or [::]:9464, or 'off'` });
+      return z.NEVER;
+    }
+    return { host: m[1] ?? m[2], port };
+  });
+
+const WorkerSchema = z
+  .object({
+    maxActivities: intFrom('--max-activities', 1, 10_000),
+    maxWorkflowTasks: intFrom('--max-workflow-tasks', 2, 10_000),
+    maxCachedWorkflows: intFrom('--max-cached-workflows', 0, 1_000_000).refine((n) => n !== 1, {
+      message: '--max-cached-workflows must be 0 (no cache) or at least 2',
+    }),
+    metricsAddress: listenAddress('--metrics-address'),
+    healthAddress: listenAddress('--health-address'),
+  })
+  .refine((s) => s.maxCachedWorkflows === 0 || s.maxWorkflowTasks <= s.maxCachedWorkflows, {
+    message: '--max-workflow-tasks cannot exceed --max-cached-workflows: a workflow task runs on a cached workflow',
+  })
+  .refine((s) => !s.metricsAddress || !s.healthAddress || s.metricsAddress.port !== s.healthAddress.port, {
+    message: '--metrics-address and --health-address need different ports',
+  });
+
+export function resolveWorkerSettings(options: RawOptions): WorkerSettings {
+  const pick = (name: keyof typeof WORKER_DEFAULTS) => first(options[name]) ?? WORKER_DEFAULTS[name];
+  return parse(WorkerSchema, {
+    maxActivities: pick('maxActivities'),
+    maxWorkflowTasks: pick('maxWorkflowTasks'),
+    maxCachedWorkflows: pick('maxCachedWorkflows'),
+    metricsAddress: pick('metricsAddress'),
+    healthAddress: pick('healthAddress'),
+  });
+}
+
+/** `host:port`, with brackets around an IPv6 host. */
+export function formatAddress(address: ListenAddress): string {
+  return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
 }

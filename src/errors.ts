@@ -57,7 +57,7 @@ export class SourceChangedError extends PushcacheError {
   readonly permanent = true;
 }
 
-export type StorageFailureKind = 'AccessDenied' | 'BucketNotFound' | 'StorageUnavailable' | 'StorageError';
+export type StorageFailureKind = 'AccessDenied' | 'BucketNotFound' | 'TlsFailure' | 'StorageUnavailable' | 'StorageError';
 
 /** Thrown by storage backends; `kind` says whether waiting can help. */
 export class StorageError extends PushcacheError {
@@ -69,7 +69,7 @@ export class StorageError extends PushcacheError {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.permanent = kind === 'AccessDenied' || kind === 'BucketNotFound';
+    this.permanent = kind === 'AccessDenied' || kind === 'BucketNotFound' || kind === 'TlsFailure';
   }
   get type(): string {
     return this.kind;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
 import { cacheControl, contentType } from '../contract/headers';
-import { dataKey, ENTRY_POINT, stagingKey } from '../contract/keys';
+import { buildCopyKey, dataKey, ENTRY_POINT, isEntryFile, stagingKey } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { validateAppName } from '../contract/names';
 import { parseStagingRecord, type StagingRecord } from '../contract/staging';
@@ -55,14 +55,14 @@ export function createFileActivities(deps: FileActivityDeps) {
     if (scans.size > 4) scans.delete(scans.keys().next().value!);
   }
 
-  async function upload(app: string, tree: ScannedSource, file: FileRecord, cacheMaxAge: number): Promise<void> {
+  async function upload(app: string, tree: ScannedSource, file: FileRecord, cacheMaxAge: number, key = dataKey(app, file.path)): Promise<void> {
     const abs = path.join(tree.root, file.path);
     // A blocking read of a small file, just hashed and so in the page cache, takes microseconds;
     // a stream costs a thread-pool round trip per open, read and close, which profiling of a
     // 10,000-file publish showed as the Job's largest CPU cost after request signing.
     const body = file.size < WHOLE_READ_LIMIT ? readStagedFile(abs, file.path) : { size: file.size, open: () => createReadStream(abs) };
     await deps.storage.put(
-      dataKey(app, file.path),
+      key,
       body,
       {
         contentType: contentType(file.path),
@@ -169,6 +169,18 @@ export function createFileActivities(deps: FileActivityDeps) {
       return { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
     },
 
+    /**
+     * Copies the build's entry files under pushcache's key space, where later builds do not
+     * overwrite them, so a rollback can restore them. Runs before the manifest is written: a
+     * build that has a manifest has its copies. Rewriting a copy on a retry is harmless.
+     */
+    async keepEntryCopies(input: KeepEntryCopiesInput): Promise<UploadResult> {
+      const tree = await stagedTree(input.sourceDir, input.listDigest);
+      const entries = tree.files.filter((f) => isEntryFile(f.path));
+      await pMap(entries, (f) => upload(input.app, tree, f, input.cacheMaxAge, buildCopyKey(input.app, input.publishId, f.path)), { concurrency: 4 });
+      return { files: entries.length, bytes: entries.reduce((sum, f) => sum + f.size, 0) };
+    },
+
     /** Uploads fed-mods.json; the workflow calls it only after every batch is done. */
     async uploadEntryPoint(input: UploadEntryPointInput): Promise<UploadResult> {
       const tree = await stagedTree(input.sourceDir, input.listDigest);
@@ -181,6 +193,11 @@ export function createFileActivities(deps: FileActivityDeps) {
 }
 
 export type FileActivities = ReturnType<typeof createFileActivities>;
+
+export interface KeepEntryCopiesInput extends UploadEntryPointInput {
+  /** The publish's run ID, which its manifest records: the copies are kept under it. */
+  publishId: string;
+}
 
 /**
  * The files the upload batches carry: all but the skipped ones and the entry point, which goes

@@ -1,12 +1,10 @@
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
-import { dataPrefix, manifestPrefix, prunePlanKey, prunePlanPrefix, stagingPrefix } from '../contract/keys';
-import { parseManifest } from '../contract/manifest';
+import { buildCopiesPrefix, dataPrefix, prunePlanKey, prunePlanPrefix, stagingPrefix } from '../contract/keys';
 import { validateAppName } from '../contract/names';
-import { parseStagingRecord } from '../contract/staging';
-import { CorruptRecordError } from '../errors';
+import { collect, listAppNames, readInFlight, readManifests } from '../prune/app-state';
 import { parsePrunePlanRecord, type PrunePlanRecord } from '../prune/plan-record';
-import { effectiveGrace, planRetention, relpathOf, type DataObject, type ManifestEntry } from '../prune/retention';
+import { effectiveGrace, planRetention, relpathOf, type DataObject, type StoredObject } from '../prune/retention';
 import type { DeletePlannedInput, ListAppsInput, ListAppsResult, PlanPruneInput, PrunePlanSummary } from '../prune/types';
 import type { ObjectInfo, Storage } from '../storage/storage';
 import { withFailureTranslation } from './failures';
@@ -19,7 +17,6 @@ export interface PruneActivityDeps {
   resumeFrom?: () => number;
 }
 
-const READ_CONCURRENCY = 16;
 /** No publish or prune runs for a week; their records older than that belong to runs that were terminated. */
 const STALE_RECORD_SECONDS = 7 * 24 * 3600;
 
@@ -31,18 +28,7 @@ export function createPruneActivities(deps: PruneActivityDeps) {
   return withFailureTranslation({
     /** Every app with manifests or data in the bucket. */
     async listApps(input: ListAppsInput): Promise<ListAppsResult> {
-      const storage = deps.openStorage(input.bucket);
-      const names = new Set([...(await storage.listChildren('manifests/')), ...(await storage.listChildren('data/'))]);
-      const apps: string[] = [];
-      const ignored: string[] = [];
-      for (const name of [...names].sort()) {
-        try {
-          apps.push(validateAppName(name));
-        } catch {
-          ignored.push(name);
-        }
-      }
-      return { apps, ignored };
+      return listAppNames(deps.openStorage(input.bucket));
     },
 
     /**
@@ -60,28 +46,26 @@ export function createPruneActivities(deps: PruneActivityDeps) {
       const manifests = await readManifests(storage, app);
       const staging = await collect(storage.list(stagingPrefix(app)));
       const staleRecords = staging.filter(isStale).map((o) => o.key);
-      const inFlight = new Set<string>();
-      await pMap(
-        staging.filter((o) => !isStale(o)),
-        async (o) => {
-          const body = await storage.get(o.key);
-          if (body) for (const f of parseStagingRecord(o.key, body.toString('utf8')).files) inFlight.add(f.path);
-        },
-        { concurrency: READ_CONCURRENCY },
-      );
+      const { paths: inFlight, builds: inFlightBuilds } = await readInFlight(storage, staging.filter((o) => !isStale(o)));
       const ownPlan = prunePlanKey(app, input.planId);
       for (const o of await collect(storage.list(prunePlanPrefix(app)))) {
         if (o.key !== ownPlan && isStale(o)) staleRecords.push(o.key);
       }
-      const decide = (objects: DataObject[]) => planRetention({ app, manifests, inFlight, objects, now: input.now }, input.rule);
-      let plan = decide([]);
+      const decide = (objects: DataObject[], copies: StoredObject[]) =>
+        planRetention({ app, manifests, inFlight, objects, now: input.now, copies, inFlightBuilds }, input.rule);
+      let plan = decide([], []);
       // Listing every object is the costly part; skip it when nothing can be deleted anyway.
       if (input.collectOrphans || plan.manifests.some((m) => m.action === 'delete')) {
         const objects = (await collect(storage.list(dataPrefix(app)))).map((o) => ({ relpath: relpathOf(app, o.key), lastModified: o.lastModified }));
-        plan = decide(objects);
+        plan = decide(objects, await collect(storage.list(buildCopiesPrefix(app))));
         if (!input.collectOrphans) {
           const orphans = plan.objects.filter((o) => o.reason === 'orphan').length;
-          plan = { ...plan, objects: plan.objects.filter((o) => o.reason !== 'orphan'), objectsKept: plan.objectsKept + orphans };
+          plan = {
+            ...plan,
+            objects: plan.objects.filter((o) => o.reason !== 'orphan'),
+            objectsKept: plan.objectsKept + orphans,
+            copies: plan.copies.filter((o) => o.reason !== 'orphan'),
+          };
         }
       } else {
         plan = { ...plan, objectsKept: new Set(manifests.flatMap((m) => m.files)).size };
@@ -89,7 +73,9 @@ export function createPruneActivities(deps: PruneActivityDeps) {
       const deletedManifests = plan.manifests.filter((m) => m.action === 'delete');
       // Manifests go first: a prune stopped half-way leaves unreferenced objects (collected as
       // orphans later), never a manifest naming objects that are gone.
-      const keys = [...deletedManifests.map((m) => m.key), ...plan.objects.map((o) => o.key), ...staleRecords];
+      // Entry-file copies are pushcache's own records, counted with its other leftovers.
+      const records = [...plan.copies.map((o) => o.key), ...staleRecords];
+      const keys = [...deletedManifests.map((m) => m.key), ...plan.objects.map((o) => o.key), ...records];
       let planKey: string | undefined;
       if (!input.dryRun && keys.length > 0) {
         const record: PrunePlanRecord = { version: 1, app, keys };
@@ -103,7 +89,7 @@ export function createPruneActivities(deps: PruneActivityDeps) {
         objectsDeleted: plan.objects.length - orphans,
         orphansDeleted: orphans,
         objectsKept: plan.objectsKept,
-        recordsDeleted: staleRecords.length,
+        recordsDeleted: records.length,
         recentlyWritten: plan.recentlyWritten,
         deleteCount: keys.length,
         planKey,
@@ -112,6 +98,7 @@ export function createPruneActivities(deps: PruneActivityDeps) {
           ? {
               objects: [
                 ...plan.objects,
+                ...plan.copies,
                 ...staleRecords.map((key) => ({ key, reason: 'stale-record' as const })),
               ].slice(0, input.listLimit),
             }
@@ -186,30 +173,4 @@ export function deleteBatches(start: number, split: number, total: number): Dele
     i = end;
   }
   return batches;
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-
-async function readManifests(storage: Storage, app: string): Promise<ManifestEntry[]> {
-  const prefix = manifestPrefix(app);
-  const listed = await collect(storage.list(prefix));
-  const entries = await pMap(
-    listed,
-    async (o): Promise<ManifestEntry | undefined> => {
-      const name = o.key.slice(prefix.length);
-      if (!/^\d+$/.test(name)) {
-        throw new CorruptRecordError(o.key, 'its name is not a unix timestamp in seconds, so no build age can be read from it; remove or rename it');
-      }
-      const body = await storage.get(o.key);
-      // Deleted since the listing (another prune, or valpop's own cleanup): nothing to decide.
-      if (!body) return undefined;
-      return { key: o.key, timestamp: Number(name), files: parseManifest(o.key, body.toString('utf8')).files };
-    },
-    { concurrency: READ_CONCURRENCY },
-  );
-  return entries.filter((e): e is ManifestEntry => e !== undefined);
 }

@@ -1,9 +1,11 @@
 import { manifestKey } from '../contract/keys';
-import { parseManifest, renderManifest } from '../contract/manifest';
+import { renderManifest } from '../contract/manifest';
 import { parseStagingRecord } from '../contract/staging';
 import { CorruptRecordError } from '../errors';
 import type { Storage } from '../storage/storage';
 import { withFailureTranslation } from './failures';
+import { MAX_TIMESTAMP_PROBES, writtenBy } from './manifest-write';
+import { createRollbackActivities } from './rollback';
 import type { CommitManifestInput, CommitManifestResult, DiscardStagingInput } from './types';
 
 export interface StorageActivityDeps {
@@ -11,12 +13,10 @@ export interface StorageActivityDeps {
   openStorage: (bucket: string) => Storage;
 }
 
-// Two builds of one app that start in the same second take the next free second instead.
-const MAX_TIMESTAMP_PROBES = 120;
-
-/** Activities that touch only the bucket; they run on the shared worker. */
+/** Activities that touch only the bucket; they run on the shared worker (rollback's included). */
 export function createStorageActivities(deps: StorageActivityDeps) {
   return withFailureTranslation({
+    ...createRollbackActivities(deps),
     /**
      * Writes the build's manifest from its staging record, never over another build's
      * manifest, and removes the staging record. Safe to retry after any partial step.
@@ -52,16 +52,6 @@ export function createStorageActivities(deps: StorageActivityDeps) {
 }
 
 export type StorageActivities = ReturnType<typeof createStorageActivities>;
-
-async function writtenBy(storage: Storage, key: string, publishId: string): Promise<boolean> {
-  const body = await storage.get(key);
-  if (!body) return false;
-  try {
-    return parseManifest(key, body.toString('utf8')).publishId === publishId;
-  } catch {
-    return false; // someone else's unreadable manifest is still someone else's
-  }
-}
 
 /** The staging record is gone: an earlier attempt committed and cleaned up, or it was never written. */
 async function findCommitted(storage: Storage, input: CommitManifestInput): Promise<CommitManifestResult> {

@@ -2,8 +2,9 @@ import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { StorageSettings, TemporalSettings } from '../config';
 import { oneLine } from '../errors';
+import { FilesystemStorage } from '../storage/filesystem';
 import { S3Storage } from '../storage/s3';
-import type { Storage } from '../storage/storage';
+import type { ReadableStorage } from '../storage/storage';
 
 /** Thrown when the Temporal frontend cannot be reached or refuses the connection. */
 export class TemporalUnreachableError extends Error {
@@ -35,11 +36,16 @@ export async function withTemporalClient<T>(settings: TemporalSettings, fn: (cli
   }
 }
 
-export function openStorage(settings: StorageSettings, bucket = settings.bucket): Storage {
+/** In filesystem mode a bucket is the directory of that name under the root, as in MinIO's data directory. */
+export function openStorage(settings: StorageSettings, bucket = settings.bucket): ReadableStorage {
+  if (settings.filesystemRoot !== undefined) return new FilesystemStorage({ root: settings.filesystemRoot, bucket });
   return S3Storage.open({
     endpoint: settings.endpoint,
     bucket,
     region: settings.region,
     credentials: settings.credentials,
+    forcePathStyle: settings.forcePathStyle,
+    caCertificates: settings.caCertificates,
+    serverSideEncryption: settings.serverSideEncryption,
   });
 }

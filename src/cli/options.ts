@@ -10,13 +10,18 @@ export function withStorageOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-a, --hostname <host>', 'object store host (default 127.0.0.1, or PUSHCACHE_AWS_ENDPOINT)').env('VALPOP_HOSTNAME'))
     .addOption(new Option('-p, --port <port>', 'object store port (default 9000, or PUSHCACHE_AWS_PORT)').env('VALPOP_PORT'))
-    .addOption(new Option('-m, --mode <mode>', "storage mode; only 's3'").env('VALPOP_MODE'))
+    .addOption(new Option('-m, --mode <mode>', "storage: 's3' (default) or 'filesystem' (objects as files under --root)").env('VALPOP_MODE'))
+    .addOption(new Option('--root <dir>', 'filesystem mode: directory holding one directory per bucket (or PUSHCACHE_FS_ROOT)'))
     .addOption(new Option('-u, --username <access-key>', 'access key id; prefer PUSHCACHE_AWS_ACCESS_KEY_ID').env('VALPOP_USERNAME'))
     .addOption(new Option('-c, --password <secret>', 'secret access key; prefer PUSHCACHE_AWS_SECRET_ACCESS_KEY').env('VALPOP_PASSWORD'))
     .addOption(new Option('-b, --bucket <name>', 'bucket (default frontend, or PUSHCACHE_AWS_BUCKET_NAME)').env('VALPOP_BUCKET'))
     .addOption(new Option('--endpoint <url>', 'full object store URL; wins over -a/-p').env('VALPOP_ENDPOINT'))
     .addOption(new Option('--scheme <http|https>', 'scheme for -a/-p (default https on port 443, else http)').env('VALPOP_SCHEME'))
-    .addOption(new Option('--region <region>', 'bucket region (default us-east-1, or PUSHCACHE_AWS_REGION)').env('VALPOP_REGION'));
+    .addOption(new Option('--region <region>', 'bucket region (default us-east-1, or PUSHCACHE_AWS_REGION)').env('VALPOP_REGION'))
+    .addOption(new Option('--ca-bundle <path>', "PEM CA certificates to trust for an https endpoint, besides Node's (or PUSHCACHE_AWS_CA_BUNDLE, AWS_CA_BUNDLE)"))
+    .addOption(new Option('--addressing <path|virtual>', 'bucket in the path (MinIO, default) or in the host name (or PUSHCACHE_AWS_ADDRESSING)'))
+    .addOption(new Option('--sse <AES256|aws:kms>', 'server-side encryption of every object written (or PUSHCACHE_AWS_SSE)'))
+    .addOption(new Option('--sse-kms-key-id <id>', 'KMS key of --sse aws:kms; default the bucket\'s (or PUSHCACHE_AWS_SSE_KMS_KEY_ID)'));
 }
 
 export function withTemporalOptions(cmd: Command): Command {

@@ -24,3 +24,33 @@ export const stagingKey = (app: string, publishId: string): string => `${staging
 /** A prune's list of keys to delete, written before the first delete so a retried prune resumes it. */
 export const prunePlanPrefix = (app: string): string => `pushcache/prune-plans/${app}/`;
 export const prunePlanKey = (app: string, planId: string): string => `${prunePlanPrefix(app)}${planId}.json`;
+
+/**
+ * Copies of each build's entry files: data/<app>/ holds only the newest ones, and a rollback
+ * restores an older build's from here. Keyed by the ID of the run that wrote the build (its
+ * manifest's `publishId`), not by timestamp: the copies must exist before the manifest, whose
+ * timestamp is settled only when it is written (a second build in the same second takes the next).
+ */
+export const buildCopiesPrefix = (app: string): string => `pushcache/builds/${app}/`;
+export const buildCopyPrefix = (app: string, buildId: string): string => `${buildCopiesPrefix(app)}${buildId}/`;
+export const buildCopyKey = (app: string, buildId: string, relpath: string): string => `${buildCopyPrefix(app, buildId)}${relpath}`;
+
+/** Run IDs are UUIDs; anything else a manifest claims as its publishId never names copies. */
+export function isBuildId(id: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id);
+}
+
+/** The build a copy belongs to, or undefined for a key that is not `<prefix><build id>/<relpath>`. */
+export function copyBuildId(app: string, key: string): string | undefined {
+  const rest = key.slice(buildCopiesPrefix(app).length);
+  const slash = rest.indexOf('/');
+  return slash > 0 && slash < rest.length - 1 ? rest.slice(0, slash) : undefined;
+}
+
+/**
+ * The files at the build root that decide what a browser loads; every build overwrites them
+ * in place, so only they need copies for a rollback (hashed chunks keep their own names).
+ */
+export function isEntryFile(relpath: string): boolean {
+  return relpath === ENTRY_POINT || relpath === 'index.html' || /^app-info[^/]*\.json$/.test(relpath);
+}

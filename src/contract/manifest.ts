@@ -22,6 +22,8 @@ const CurrentManifestSchema = z.looseObject({
   cacheMaxAge: z.number().int().optional(),
   sha256: z.record(z.string(), z.string()).optional(),
   sizes: z.record(z.string(), z.number()).optional(),
+  etags: z.record(z.string(), z.string()).optional(),
+  rollbackOf: z.number().int().optional(),
 });
 const LegacyManifestSchema = z.array(z.string());
 
@@ -36,6 +38,10 @@ export interface Manifest {
   cacheMaxAge?: number;
   sha256?: Record<string, string>;
   sizes?: Record<string, number>;
+  /** The ETag each file's object got when pushcache wrote it: a rollback checks no later build replaced it. */
+  etags?: Record<string, string>;
+  /** Set on the manifest a rollback writes: the timestamp of the build it brought back. */
+  rollbackOf?: number;
 }
 
 export function parseManifest(key: string, body: string): Manifest {
@@ -54,6 +60,7 @@ export interface ManifestInput {
   timestamp: number;
   publishId: string;
   cacheMaxAge?: number;
+  rollbackOf?: number;
 }
 
 /** Serialises the contract's body plus pushcache's extra fields. */
@@ -67,6 +74,8 @@ export function renderManifest(input: ManifestInput): string {
     ...(input.cacheMaxAge !== undefined ? { cacheMaxAge: input.cacheMaxAge } : {}),
     sha256: Object.fromEntries(input.files.map((f) => [f.path, f.sha256])),
     sizes: Object.fromEntries(input.files.map((f) => [f.path, f.size])),
+    ...(input.files.some((f) => f.etag) ? { etags: Object.fromEntries(input.files.flatMap((f) => (f.etag ? [[f.path, f.etag]] : []))) } : {}),
+    ...(input.rollbackOf !== undefined ? { rollbackOf: input.rollbackOf } : {}),
   };
   return JSON.stringify(body);
 }

@@ -1,4 +1,6 @@
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { findBinary } from './binaries';
@@ -12,6 +14,10 @@ export interface MinioOptions {
   accessKeyId: string;
   secretAccessKey: string;
   logDir: string;
+  /** Serve https with `public.crt` and `private.key` from this directory; `ca` is then the PEM that signed them. */
+  tls?: { certsDir: string; ca: string };
+  /** More MinIO settings, e.g. MINIO_KMS_SECRET_KEY for server-side encryption. */
+  env?: Record<string, string>;
 }
 
 export interface MinioServer {
@@ -27,7 +33,16 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
   const proc = startProcess(
     'minio',
     findBinary('minio'),
-    ['server', options.dataDir, '--quiet', '--address', `${host}:${options.port}`, '--console-address', `${host}:${options.consolePort}`],
+    [
+      'server',
+      options.dataDir,
+      '--quiet',
+      '--address',
+      `${host}:${options.port}`,
+      '--console-address',
+      `${host}:${options.consolePort}`,
+      ...(options.tls ? ['--certs-dir', options.tls.certsDir] : []),
+    ],
     {
       logFile,
       env: {
@@ -35,17 +50,26 @@ export async function startMinio(options: MinioOptions): Promise<MinioServer> {
         MINIO_ROOT_PASSWORD: options.secretAccessKey,
         MINIO_BROWSER_REDIRECT: 'off',
         MINIO_UPDATE: 'off',
+        ...options.env,
       },
     },
   );
-  const endpoint = `http://${host}:${options.port}`;
-  await waitUntil(`MinIO on ${host}:${options.port}`, () => isLive(endpoint), { timeoutMs: 60_000, process: proc, logFile });
+  const endpoint = `${options.tls ? 'https' : 'http'}://${host}:${options.port}`;
+  await waitUntil(`MinIO on ${host}:${options.port}`, () => isLive(endpoint, options.tls?.ca), { timeoutMs: 60_000, process: proc, logFile });
   return { endpoint, consoleUrl: `http://${host}:${options.consolePort}`, process: proc };
 }
 
-export async function isLive(endpoint: string): Promise<boolean> {
-  const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(2000) });
-  return res.ok;
+export function isLive(endpoint: string, ca?: string): Promise<boolean> {
+  const url = `${endpoint}/minio/health/live`;
+  // fetch() cannot be given a CA, so https health checks use the https module.
+  return new Promise((resolve, reject) => {
+    const request = (url.startsWith('https:') ? https : http).get(url, { timeout: 2000, ...(ca ? { ca } : {}) }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', reject);
+  });
 }
 
 export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { dataKey, dataPrefix, ENTRY_POINT } from '../contract/keys';
+import { copyBuildId, dataKey, dataPrefix, ENTRY_POINT } from '../contract/keys';
 
 /**
  * The contract's retention rule, as a pure function of what the bucket holds: no I/O, so every
@@ -22,6 +22,8 @@ export interface ManifestEntry {
   /** The key's last segment: the build's start time in unix seconds. */
   timestamp: number;
   files: readonly string[];
+  /** The run that wrote the build, which names its entry-file copies; absent for valpop's builds. */
+  publishId?: string;
 }
 
 export interface DataObject {
@@ -39,6 +41,15 @@ export interface RetentionInput {
   objects: readonly DataObject[];
   /** Unix seconds. */
   now: number;
+  /** Every object under `pushcache/builds/<app>/`: the entry-file copies of builds. */
+  copies?: readonly StoredObject[];
+  /** Run IDs of publishes in progress; their copies exist before their manifest does. */
+  inFlightBuilds?: Iterable<string>;
+}
+
+export interface StoredObject {
+  key: string;
+  lastModified: Date;
 }
 
 export interface ManifestDecision {
@@ -65,6 +76,8 @@ export interface RetentionPlan {
   objectsKept: number;
   /** Objects a deleted build named that were left because something wrote them recently. */
   recentlyWritten: number;
+  /** Entry-file copies to delete: those of deleted builds ('aged-out') and those of no build ('orphan'). */
+  copies: ObjectDeletion[];
 }
 
 export function effectiveGrace(rule: Pick<RetentionRule, 'timeoutSeconds' | 'graceSeconds'>): number {
@@ -114,7 +127,31 @@ export function planRetention(input: RetentionInput, rule: RetentionRule): Reten
     }
     objects.push({ key: dataKey(input.app, o.relpath), reason: named.has(o.relpath) ? 'aged-out' : 'orphan' });
   }
-  return { manifests, objects, objectsKept: input.objects.length - objects.length, recentlyWritten };
+  return { manifests, objects, objectsKept: input.objects.length - objects.length, recentlyWritten, copies: planCopies(input, newestFirst, manifests, grace) };
+}
+
+/**
+ * A build's entry-file copies live and die with it: kept with a kept build or a publish in
+ * progress, deleted with a deleted build. Copies of no build (a publish that failed before its
+ * manifest, a rollback that stopped half-way) are orphans, collected after the grace period.
+ */
+function planCopies(input: RetentionInput, newestFirst: readonly ManifestEntry[], decisions: readonly ManifestDecision[], grace: number): ObjectDeletion[] {
+  const kept = new Set(input.inFlightBuilds ?? []);
+  const deleted = new Set<string>();
+  newestFirst.forEach((m, i) => {
+    if (m.publishId !== undefined) (decisions[i].action === 'keep' ? kept : deleted).add(m.publishId);
+  });
+  const out: ObjectDeletion[] = [];
+  for (const c of input.copies ?? []) {
+    const build = copyBuildId(input.app, c.key);
+    if (build !== undefined && kept.has(build)) continue;
+    if (build !== undefined && deleted.has(build)) {
+      out.push({ key: c.key, reason: 'aged-out' });
+    } else if (input.now - Math.floor(c.lastModified.getTime() / 1000) > grace) {
+      out.push({ key: c.key, reason: 'orphan' });
+    }
+  }
+  return out;
 }
 
 /** The relpath of a key under `data/<app>/`. */

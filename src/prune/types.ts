@@ -26,7 +26,7 @@ export interface PruneCounts {
   /** Data objects no build and no publish in progress names. */
   orphansDeleted: number;
   objectsKept: number;
-  /** pushcache's own leftovers: staging records of publishes that never finished, stale plans. */
+  /** pushcache's own objects: entry-file copies of deleted (or no) builds, staging records of publishes that never finished, stale plans. */
   recordsDeleted: number;
 }
 

@@ -37,3 +37,24 @@ export interface Storage {
   listChildren(prefix: string): Promise<string[]>;
   delete(keys: readonly string[]): Promise<void>;
 }
+
+/** An object opened for reading, with what the store keeps about it. */
+export interface ObjectStream {
+  body: Readable;
+  size: number;
+  contentType?: string;
+  cacheControl?: string;
+  /** User metadata (`x-amz-meta-*`), keys in lower case as S3 returns them. */
+  metadata: Record<string, string>;
+  etag?: string;
+}
+
+/**
+ * A backend that can also stream an object out: both real backends. Kept apart from Storage
+ * so that wrappers used by the pipeline need not forward it; `pop` needs it to copy large
+ * files without holding them in memory.
+ */
+export interface ReadableStorage extends Storage {
+  /** Opens an object; undefined when it does not exist. The caller must consume or destroy `body`. */
+  read(key: string): Promise<ObjectStream | undefined>;
+}

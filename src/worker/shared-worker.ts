@@ -10,6 +10,12 @@ import type { Storage } from '../storage/storage';
 /** Built by `npm run build`; production workers load it instead of bundling at start. */
 export const PREBUILT_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js');
 
+/**
+ * Workflow interceptors, bundled with the workflow code: they record the publish and prune
+ * metrics where every run ends. A prebuilt bundle must be built with them (bundle-workflows.ts).
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../telemetry/workflow-metrics')];
+
 export interface SharedWorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -28,7 +34,9 @@ export async function createSharedWorker(options: SharedWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: require.resolve('../workflows') }),
+    ...(bundle
+      ? { workflowBundle: { codePath: bundle } }
+      : { workflowsPath: require.resolve('../workflows'), interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: {
       ...createStorageActivities({ openStorage: options.openStorage }),
       ...createPruneActivities({ openStorage: options.openStorage }),

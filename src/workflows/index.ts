@@ -1,3 +1,4 @@
 export { PublishWorkflow, progressQuery } from './publish';
 export { PruneWorkflow, pruneProgressQuery } from './prune';
 export { AppLockWorkflow } from './app-lock';
+export { RollbackWorkflow, rollbackPhaseQuery } from './rollback';

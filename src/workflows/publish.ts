@@ -97,6 +97,11 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       // fed-mods.json names the chunks browsers load next; written before any of them exist,
       // the asset proxy would answer those chunks with its HTML fallback.
       progress.phase = 'entry-point';
+      // Later builds overwrite the entry files in place; the copies are what a rollback restores.
+      // Runs started before copies were kept replay without them.
+      if (patched('entry-copies')) {
+        await describeFailure('keeping copies of the entry files', () => files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId }));
+      }
       count(await describeFailure('uploading fed-mods.json', () => files.uploadEntryPoint({ ...source(staged), cacheMaxAge: input.cacheMaxAge })));
       progress.phase = 'manifest';
       const committed = await describeFailure('writing the manifest', () =>

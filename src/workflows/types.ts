@@ -1,6 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import type { BatchLimits } from '../source/batches';
 import type { AppPruneStatus, PruneOptions } from '../prune/types';
+import type { RollbackTarget, RollbackTo } from '../rollback/types';
 
 /** The prune a publish runs for its own app once its manifest is written, as valpop does. */
 export type PostPublishPrune = Pick<PruneOptions, 'timeout' | 'minAssetRecords' | 'orphanGrace' | 'maxDelete' | 'lockWaitSeconds' | 'heartbeatTimeout'>;
@@ -61,4 +62,24 @@ export interface PublishResult {
     objectsDeleted: number;
     reason?: string;
   };
+}
+
+/** A rollback: which build of which app to bring back. Nothing secret, as for a publish. */
+export interface RollbackInput {
+  app: string;
+  bucket: string;
+  to: RollbackTo;
+  /** Attempts per activity before the rollback fails (0 = unlimited). */
+  maxAttempts: number;
+}
+
+export interface RollbackResult {
+  app: string;
+  /** The manifest the rollback wrote: a new build with the target's files. */
+  manifestKey: string;
+  timestamp: number;
+  /** The build brought back. */
+  target: RollbackTarget;
+  /** Entry files written back to data/<app>/. */
+  restored: number;
 }

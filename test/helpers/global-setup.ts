@@ -17,5 +17,6 @@ export default async function globalSetup(): Promise<void> {
   ]);
   const servers: TestServers = { dir, temporalAddress: temporal.address, minioEndpoint: minio.endpoint, credentials };
   writeFileSync(ENV_FILE, JSON.stringify(servers));
+  process.env.PUSHCACHE_TEST_SERVERS_FILE = ENV_FILE;
   (globalThis as Record<string, unknown>).__pushcacheServers = [temporal.process, minio.process];
 }

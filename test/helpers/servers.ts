@@ -21,7 +21,11 @@ export interface TestServers {
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
-export const ENV_FILE = path.join(os.tmpdir(), `pushcache-test-servers-${process.getuid?.() ?? 0}.json`);
+/**
+ * Per jest run (globalSetup publishes it in the environment the test files inherit), so that two
+ * runs at once in one tree neither share servers nor stop each other's.
+ */
+export const ENV_FILE = process.env.PUSHCACHE_TEST_SERVERS_FILE ?? path.join(os.tmpdir(), `pushcache-test-servers-${process.pid}.json`);
 
 export function testServers(): TestServers {
   return JSON.parse(readFileSync(ENV_FILE, 'utf8')) as TestServers;

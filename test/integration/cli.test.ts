@@ -131,7 +131,7 @@ describe('pushcache populate (the Job)', () => {
 describe('pushcache worker', () => {
   it('polls its task queue and stops gracefully on SIGTERM', async () => {
     const { startCli } = await import('../helpers/cli');
-    const worker = startCli(['worker', '--task-queue', `cli-worker-${Date.now()}`], { ...connection(), ...credentialsEnv() });
+    const worker = startCli(['worker', '--task-queue', `cli-worker-${Date.now()}`, '--metrics-address', 'off', '--health-address', 'off'], { ...connection(), ...credentialsEnv() });
     await new Promise<void>((resolve) => worker.onLine((line) => line.includes('worker polling') && resolve()));
     worker.child.kill('SIGTERM');
     const r = await worker.result;

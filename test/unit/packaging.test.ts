@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
+import { resolveWorkerSettings } from '../../src/config';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -19,5 +21,35 @@ describe('container packaging', () => {
     for (const from of stages) expect(from).toMatch(/node:(22|24)\b/);
     expect(dockerfile).toMatch(/^USER\s+(?!root)\w+/m);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
+  });
+
+  // The ports the worker listens on when nothing else is said (the image sets nothing else).
+  const defaults = resolveWorkerSettings({});
+  const workerPorts = [defaults.metricsAddress!.port, defaults.healthAddress!.port];
+
+  it("exposes the worker's default metrics and health ports and checks its liveness", () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    // Numeric, so Kubernetes' runAsNonRoot can verify it without a runAsUser.
+    expect(dockerfile).toMatch(/^USER\s+[1-9]\d*(:\d+)?\s*$/m);
+    const exposed = /^EXPOSE\s+(.+)$/m.exec(dockerfile)?.[1].split(/\s+/).map(Number);
+    expect(exposed?.sort()).toEqual([...workerPorts].sort());
+    const healthcheck = /^HEALTHCHECK\s+(.*)\bCMD\s+(\[.*\])\s*$/m.exec(dockerfile);
+    expect(healthcheck).not.toBeNull();
+    const command = JSON.parse(healthcheck![2]) as string[];
+    expect(command.slice(0, 2)).toEqual(['node', '/app/dist/worker/healthcheck.js']);
+    // The image copies dist/ to /app/dist: the script must be something the build writes.
+    expect(existsSync(path.join(root, 'src', 'worker', 'healthcheck.ts'))).toBe(true);
+  });
+
+  it('gives the compose worker its ports and a readiness health check that the example publish waits for', () => {
+    const config = parse(execFileSync('docker-compose', ['config'], { cwd: root, encoding: 'utf8' }));
+    const worker = config.services.worker;
+    expect(worker.ports.map((p: { target: number }) => p.target).sort()).toEqual([...workerPorts].sort());
+    expect(worker.healthcheck.test).toEqual(['CMD', 'node', '/app/dist/worker/healthcheck.js', '--ready']);
+    expect(config.services['publish-example'].depends_on.worker).toEqual({ condition: 'service_healthy' });
+    // The compose worker keeps the defaults, which listen on every interface, so the published ports reach it.
+    expect(Object.keys(worker.environment)).not.toEqual(expect.arrayContaining(['PUSHCACHE_METRICS_ADDRESS']));
+    expect(Object.keys(worker.environment)).not.toEqual(expect.arrayContaining(['PUSHCACHE_HEALTH_ADDRESS']));
+    expect([defaults.metricsAddress!.host, defaults.healthAddress!.host]).toEqual(['0.0.0.0', '0.0.0.0']);
   });
 });

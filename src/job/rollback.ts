@@ -1,0 +1,74 @@
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { TemporalSettings } from '../config';
+import { innermostMessage, oneLine } from '../errors';
+import { describeTo } from '../rollback/target';
+import type { RollbackTo } from '../rollback/types';
+import type { RollbackWorkflow } from '../workflows/rollback';
+import type { RollbackInput, RollbackResult } from '../workflows/types';
+import { runUrl } from './workflow-id';
+
+export interface RollbackSettings {
+  app: string;
+  to: RollbackTo;
+  maxAttempts: number;
+}
+
+export interface RollbackDeps {
+  client: Client;
+  bucket: string;
+  temporal: TemporalSettings;
+  report: (line: string) => void;
+}
+
+/** The rollback ran and failed (no such build, a file a later build replaced); `message` is the reason. */
+export class RollbackFailedError extends Error {
+  override readonly name = 'RollbackFailedError';
+}
+
+/**
+ * The workflow ID names the app and the target, so running the command again while its
+ * rollback is still going attaches to it instead of starting a second one.
+ */
+export function rollbackWorkflowId(app: string, to: RollbackTo): string {
+  return `rollback/${app}/${'timestamp' in to ? to.timestamp : to.image}`;
+}
+
+/** Starts (or rejoins) a RollbackWorkflow, waits for it and reports the result in one line. */
+export async function rollback(settings: RollbackSettings, deps: RollbackDeps): Promise<RollbackResult> {
+  const workflowId = rollbackWorkflowId(settings.app, settings.to);
+  const input: RollbackInput = { app: settings.app, bucket: deps.bucket, to: settings.to, maxAttempts: settings.maxAttempts };
+  const options = {
+    workflowId,
+    taskQueue: deps.temporal.taskQueue,
+    args: [input] as [RollbackInput],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    memo: { app: settings.app, to: settings.to },
+  } as const;
+  let handle;
+  try {
+    handle = await deps.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', { ...options, searchAttributes: { PushcacheApp: [settings.app] } });
+  } catch (err) {
+    // As for a publish: a namespace without the search attribute only loses filtering by app.
+    if (!/search attribute/i.test(oneLine(err))) throw err;
+    handle = await deps.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', options);
+  }
+  deps.report(`started rollback of ${settings.app} to ${describeTo(settings.to)} as ${workflowId}`);
+  if (deps.temporal.uiUrl) deps.report(`follow it at ${runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId)}`);
+  let result: RollbackResult;
+  try {
+    result = await handle.result();
+  } catch (err) {
+    throw err instanceof WorkflowFailedError ? new RollbackFailedError(innermostMessage(err)) : err;
+  }
+  deps.report(describeRollback(result));
+  return result;
+}
+
+export function describeRollback(r: RollbackResult): string {
+  const t = r.target;
+  return (
+    `rolled back ${r.app} to build ${t.timestamp}${t.image ? ` (${t.image})` : ''}: ${r.restored} entry files restored, ` +
+    `its ${t.files} files checked in place, new manifest ${r.manifestKey}`
+  );
+}

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { buildCopiesPrefix, dataKey, dataPrefix, ENTRY_POINT, stagingPrefix } from '../contract/keys';
+import { oneLine } from '../errors';
+import { collect, listAppNames, readInFlight, readManifests, type StoredManifest } from '../prune/app-state';
+import { planRetention, relpathOf, type DataObject, type RetentionRule, type StoredObject } from '../prune/retention';
+import type { PruneTarget } from '../config';
+import type { Storage } from '../storage/storage';
+import { appLockWorkflowId, lockStateQuery, type LockMode } from '../workflows/app-lock';
+import { formatBytes } from './populate';
+
+/** One retained build, newest first in a status. */
+export interface BuildStatus {
+  manifestKey: string;
+  timestamp: number;
+  ageSeconds: number;
+  image: string;
+  files: number;
+  /** Unknown for builds whose manifest records no sizes (valpop's). */
+  bytes: number | null;
+  live: boolean;
+  /** Set on a build a rollback wrote: the timestamp of the build it brought back. */
+  rollbackOf?: number;
+  /** What the next prune with the given rule does to it, and why. */
+  nextPrune: { action: 'keep' | 'delete'; reason: string };
+}
+
+/** What data/<app>/fed-mods.json holds now, and which build that is. */
+export type LiveState =
+  | { state: 'build'; timestamp: number }
+  | { state: 'none' }
+  /** A fed-mods.json no retained build recorded (valpop's builds record no sha256). */
+  | { state: 'unknown' };
+
+export interface RunInFlight {
+  workflowId: string;
+  mode: LockMode;
+  /** Holding the app lock, or waiting for it. */
+  holding: boolean;
+}
+
+export interface AppStatus {
+  app: string;
+  builds: BuildStatus[];
+  live: LiveState;
+  /** What a prune with the given rule would delete now (orphans included, as the scheduled prune does). */
+  nextPrune: { builds: number; objects: number; orphans: number; copies: number; recentlyWritten: number };
+  inFlight: RunInFlight[];
+}
+
+/** An app whose manifests could not be read: its status cannot be told, as it cannot be pruned. */
+export interface BrokenApp {
+  app: string;
+  error: string;
+}
+
+export interface StatusDeps {
+  storage: Storage;
+  client: Client;
+  bucket: string;
+  /** Unix seconds; defaults to now. */
+  now?: () => number;
+}
+
+/** How long to wait for the app lock's answer before saying the runs are unknown. */
+const LOCK_QUERY_TIMEOUT_MS = 10_000;
+
+/** Reads the bucket (never writes) and asks Temporal which runs hold the apps' locks. */
+export async function status(target: PruneTarget, rule: RetentionRule, deps: StatusDeps): Promise<Array<AppStatus | BrokenApp>> {
+  const apps = 'app' in target ? [target.app] : (await listAppNames(deps.storage)).apps;
+  const out: Array<AppStatus | BrokenApp> = [];
+  for (const app of apps) {
+    try {
+      out.push(await appStatus(app, rule, deps));
+    } catch (err) {
+      if (!('all' in target)) throw err;
+      out.push({ app, error: oneLine(err) });
+    }
+  }
+  return out;
+}
+
+async function appStatus(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
+  const { storage } = deps;
+  const now = deps.now?.() ?? Math.floor(Date.now() / 1000);
+  const [manifests, objects, copies, staging, entryPoint, inFlightRuns] = await Promise.all([
+    readManifests(storage, app),
+    collect(storage.list(dataPrefix(app))),
+    collect(storage.list(buildCopiesPrefix(app))),
+    collect(storage.list(stagingPrefix(app))),
+    storage.get(dataKey(app, ENTRY_POINT)),
+    runsInFlight(deps.client, deps.bucket, app),
+  ]);
+  const inFlight = await readInFlight(storage, staging);
+  return summarize({
+    app,
+    now,
+    rule,
+    manifests,
+    objects: objects.map((o) => ({ relpath: relpathOf(app, o.key), lastModified: o.lastModified })),
+    copies,
+    inFlight,
+    liveSha256: entryPoint && createHash('sha256').update(entryPoint).digest('hex'),
+    inFlightRuns,
+  });
+}
+
+export interface StatusInput {
+  app: string;
+  now: number;
+  rule: RetentionRule;
+  manifests: readonly StoredManifest[];
+  objects: readonly DataObject[];
+  copies: readonly StoredObject[];
+  inFlight: { paths: Iterable<string>; builds: Iterable<string> };
+  /** sha256 of data/<app>/fed-mods.json, undefined when there is none. */
+  liveSha256: string | undefined;
+  inFlightRuns: RunInFlight[];
+}
+
+/** The status of one app from what was read: pure, so it is unit-tested without a bucket. */
+export function summarize(input: StatusInput): AppStatus {
+  const plan = planRetention(
+    { app: input.app, manifests: input.manifests, inFlight: input.inFlight.paths, objects: input.objects, now: input.now, copies: input.copies, inFlightBuilds: input.inFlight.builds },
+    input.rule,
+  );
+  const byKey = new Map(input.manifests.map((m) => [m.key, m]));
+  // Builds with the same fed-mods.json (a rollback and the build it restored) all match; the
+  // newest of them is the one that wrote it last.
+  const live = plan.manifests.find((d) => input.liveSha256 !== undefined && byKey.get(d.key)!.manifest.sha256?.[ENTRY_POINT] === input.liveSha256);
+  const builds = plan.manifests.map((d): BuildStatus => {
+    const m = byKey.get(d.key)!.manifest;
+    return {
+      manifestKey: d.key,
+      timestamp: d.timestamp,
+      ageSeconds: d.ageSeconds,
+      image: m.image,
+      files: m.files.length,
+      bytes: m.sizes ? m.files.reduce((sum, p) => sum + (m.sizes![p] ?? 0), 0) : null,
+      live: d === live,
+      ...(m.rollbackOf !== undefined ? { rollbackOf: m.rollbackOf } : {}),
+      nextPrune: { action: d.action, reason: d.reason },
+    };
+  });
+  const orphans = plan.objects.filter((o) => o.reason === 'orphan').length;
+  return {
+    app: input.app,
+    builds,
+    live: input.liveSha256 === undefined ? { state: 'none' } : live ? { state: 'build', timestamp: live.timestamp } : { state: 'unknown' },
+    nextPrune: {
+      builds: plan.manifests.filter((d) => d.action === 'delete').length,
+      objects: plan.objects.length - orphans,
+      orphans,
+      copies: plan.copies.length,
+      recentlyWritten: plan.recentlyWritten,
+    },
+    inFlight: input.inFlightRuns,
+  };
+}
+
+/** The publishes, prunes and rollbacks holding or waiting for the app's lock: every one of them takes it. */
+async function runsInFlight(client: Client, bucket: string, app: string): Promise<RunInFlight[]> {
+  const handle = client.workflow.getHandle(appLockWorkflowId(bucket, app));
+  try {
+    // An idle lock workflow ends after a few minutes; a closed one holds nothing.
+    if ((await handle.describe()).status.name !== 'RUNNING') return [];
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return [];
+    throw err;
+  }
+  const state = await client.withDeadline(Date.now() + LOCK_QUERY_TIMEOUT_MS, () => handle.query(lockStateQuery));
+  return [
+    ...state.holders.map((r) => ({ workflowId: r.owner.workflowId, mode: r.mode, holding: true })),
+    ...state.waiting.map((r) => ({ workflowId: r.owner.workflowId, mode: r.mode, holding: false })),
+  ];
+}
+
+/** Readable text: one block per app. */
+export function describeStatus(statuses: ReadonlyArray<AppStatus | BrokenApp>): string[] {
+  const lines: string[] = [];
+  for (const s of statuses) {
+    if ('error' in s) {
+      lines.push(`${s.app}: cannot be read: ${s.error}`);
+      continue;
+    }
+    const live = s.live.state === 'build' ? `build ${s.live.timestamp} is live` : s.live.state === 'none' ? `no ${ENTRY_POINT}, nothing is live` : `the live ${ENTRY_POINT} matches no retained build`;
+    lines.push(`${s.app}: ${s.builds.length} builds retained, ${live}`);
+    for (const b of s.builds) {
+      lines.push(
+        `  ${b.live ? '*' : ' '} ${b.timestamp}  ${formatAge(b.ageSeconds).padStart(7)}  ${String(b.files).padStart(6)} files  ` +
+          `${(b.bytes === null ? '?' : formatBytes(b.bytes)).padStart(10)}  ${b.image || '(no image)'}` +
+          (b.rollbackOf !== undefined ? `  rollback to ${b.rollbackOf}` : '') +
+          (b.nextPrune.action === 'delete' ? '  [next prune deletes it]' : ''),
+      );
+    }
+    const p = s.nextPrune;
+    lines.push(
+      p.builds + p.objects + p.orphans + p.copies === 0
+        ? '  next prune: deletes nothing'
+        : `  next prune: deletes ${p.builds} builds, ${p.objects} objects of those builds, ${p.orphans} unreferenced objects and ${p.copies} entry-file copies` +
+            (p.recentlyWritten ? ` (keeps ${p.recentlyWritten} written within the grace period)` : ''),
+    );
+    lines.push(
+      s.inFlight.length === 0
+        ? '  in flight: nothing'
+        : `  in flight: ${s.inFlight.map((r) => `${r.workflowId} (${r.holding ? 'holds' : 'waits for'} the app lock, ${r.mode})`).join(', ')}`,
+    );
+  }
+  return lines;
+}
+
+export function formatAge(seconds: number): string {
+  if (seconds < 0) return 'future';
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86400)}d`;
+}

@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { DefaultLogger, Runtime, type LogLevel, type Logger, type TelemetryOptions } from '@temporalio/worker';
+import { oneLine } from '../errors';
+import { DURATION_BUCKETS } from './metric-names';
+
+/** Thrown when the metrics endpoint cannot listen where it was told to. */
+export class MetricsEndpointError extends Error {
+  override readonly name = 'MetricsEndpointError';
+}
+
+export interface InstallRuntimeOptions {
+  /** `host:port` the Prometheus endpoint listens on; undefined serves no metrics. */
+  metricsAddress?: string;
+}
+
+/**
+ * Installs the Temporal SDK's process-wide runtime: the logger every command shares and, for
+ * the worker, the Prometheus exporter that serves the SDK's metrics and pushcache's own on one
+ * endpoint. Must run before the first connection; the SDK allows one runtime per process.
+ */
+export function installRuntime(options: InstallRuntimeOptions = {}): Runtime {
+  const telemetryOptions: TelemetryOptions | undefined = options.metricsAddress
+    ? {
+        metrics: {
+          prometheus: {
+            bindAddress: options.metricsAddress,
+            // Prometheus' naming conventions: counters end in _total, histograms name their unit.
+            countersTotalSuffix: true,
+            unitSuffix: true,
+            histogramBucketOverrides: DURATION_BUCKETS,
+          },
+        },
+      }
+    : undefined;
+  try {
+    return Runtime.install({ logger: createLogger(), ...(telemetryOptions ? { telemetryOptions } : {}) });
+  } catch (err) {
+    if (!options.metricsAddress) throw err;
+    throw new MetricsEndpointError(
+      `cannot serve metrics on ${options.metricsAddress} (${oneLine(err)}); choose a free address with --metrics-address / PUSHCACHE_METRICS_ADDRESS, or 'off'`,
+    );
+  }
+}
+
+/**
+ * The SDK's own log lines. At INFO they drown the Job's progress lines; warnings and errors
+ * still show, except the one every activity-only worker (the Job's) logs by design.
+ */
+export function createLogger(): Logger {
+  const level = (process.env.PUSHCACHE_LOG_LEVEL?.toUpperCase() as LogLevel | undefined) ?? 'WARN';
+  return new DefaultLogger(level, (entry) => {
+    if (entry.message.startsWith('No workflows registered')) return;
+    console.error(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}`, entry.meta ?? '');
+  });
+}
+
+const installsOwnRuntime = new WeakSet<Command>();
+
+/** Marks a command whose action installs the runtime itself, with settings parsed from its flags. */
+export function withOwnRuntime(cmd: Command): Command {
+  installsOwnRuntime.add(cmd);
+  return cmd;
+}
+
+/**
+ * Installs the logging-only runtime before any command runs that does not install its own.
+ * Nothing is installed when a module is merely imported, so tests can load the commands.
+ */
+export function installRuntimeBeforeActions(program: Command): Command {
+  return program.hook('preAction', (_program, command) => {
+    if (!installsOwnRuntime.has(command)) installRuntime();
+  });
+}

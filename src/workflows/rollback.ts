@@ -1,0 +1,60 @@
+import { defineQuery, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import type { RollbackActivities } from '../activities/rollback';
+import type { RollbackTarget } from '../rollback/types';
+import { acquireAppLock } from './app-lock';
+import { describeFailure, PERMANENT } from './failures';
+import type { RollbackInput, RollbackResult } from './types';
+
+export type RollbackPhase = 'waiting-for-prune' | 'checking' | 'restoring' | 'manifest' | 'done' | 'failed';
+
+export const rollbackPhaseQuery = defineQuery<RollbackPhase>('phase');
+
+/**
+ * Brings an earlier build of an app back: checks that every file of it is still in the bucket
+ * as it was written, restores its entry files from their copies (fed-mods.json last), and
+ * records a new manifest naming its files, so retention keeps them as the newest build.
+ */
+export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
+  const acts = proxyActivities<RollbackActivities>({
+    startToCloseTimeout: '10m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: [...PERMANENT, 'NotRestorable'] },
+  });
+  const { runId } = workflowInfo();
+  const timestamp = Math.floor(workflowInfo().runStartTime.getTime() / 1000);
+  let phase: RollbackPhase = 'waiting-for-prune';
+  setHandler(rollbackPhaseQuery, () => phase);
+
+  // Held shared, as a publish holds it: no prune may delete the files between the check and the
+  // new manifest that names them.
+  const lock = await describeFailure('taking the app lock', () => acquireAppLock(input.bucket, input.app, 'shared'));
+  try {
+    phase = 'checking';
+    const target: RollbackTarget = await describeFailure('checking the build to roll back to', () =>
+      acts.checkRollbackTarget({ bucket: input.bucket, app: input.app, to: input.to }),
+    );
+    phase = 'restoring';
+    const restored = await describeFailure('restoring the entry files', () =>
+      acts.restoreEntryFiles({ bucket: input.bucket, app: input.app, manifestKey: target.manifestKey, fromBuild: target.buildId, toBuild: runId }),
+    );
+    phase = 'manifest';
+    const committed = await describeFailure('writing the manifest', () =>
+      acts.commitRollbackManifest({
+        bucket: input.bucket,
+        app: input.app,
+        manifestKey: target.manifestKey,
+        publishId: runId,
+        timestamp,
+        cacheMaxAge: target.cacheMaxAge,
+      }),
+    );
+    phase = 'done';
+    const result: RollbackResult = { app: input.app, ...committed, target, restored: restored.files };
+    upsertMemo({ result });
+    return result;
+  } catch (err) {
+    phase = 'failed';
+    throw err;
+  } finally {
+    await lock?.release();
+  }
+}

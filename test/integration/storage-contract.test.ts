@@ -1,0 +1,332 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import pMap from 'p-map';
+import { resolvePruneSettings, resolvePublishSettings } from '../../src/config';
+import { cacheControl, contentType } from '../../src/contract/headers';
+import { dataKey, ENTRY_POINT, manifestPrefix, stagingPrefix } from '../../src/contract/keys';
+import { parseManifest } from '../../src/contract/manifest';
+import { InvalidNameError, StorageError } from '../../src/errors';
+import { populate } from '../../src/job/populate';
+import { prune } from '../../src/job/prune';
+import { scanSource } from '../../src/source/scan';
+import { EtagHasher, PART_SIZE } from '../../src/storage/etag';
+import { FilesystemStorage } from '../../src/storage/filesystem';
+import type { ObjectBody, ObjectInfo, ReadableStorage, Storage } from '../../src/storage/storage';
+import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';
+import { listKeys, populateDeps, startHarness, type Harness } from '../helpers/servers';
+import { BACKENDS, filesystemBucket } from '../helpers/storage-backends';
+import { copyExample, readLocal, sha256 } from '../helpers/trees';
+
+jest.setTimeout(180_000);
+
+const TEXT = { contentType: 'text/plain', cacheControl: 'no-cache' };
+const byteOrder = (keys: string[]) => [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+const etagOf = (bytes: Buffer) => {
+  const hasher = new EtagHasher(PART_SIZE, bytes.length);
+  hasher.update(bytes);
+  return hasher.digest();
+};
+/** A body the way the Job sends a large file: a size and a stream that can be opened again. */
+const streamed = (bytes: Buffer): ObjectBody => ({ size: bytes.length, open: () => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
+/** Bytes that are not a repeated pattern, so that parts of a multipart body differ. */
+function noise(size: number, seed: number): Buffer {
+  const out = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i + 4 <= size; i += 4) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out.writeUInt32LE(x, i);
+  }
+  return out;
+}
+
+/** Every file under `dir`, as `/`-separated paths. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+async function listAll(storage: Storage, prefix: string): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = [];
+  for await (const o of storage.list(prefix)) out.push(o);
+  return out;
+}
+
+async function readBody(storage: ReadableStorage, key: string) {
+  const object = await storage.read(key);
+  if (!object) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of object.body) chunks.push(chunk as Buffer);
+  return { ...object, bytes: Buffer.concat(chunks) };
+}
+
+describe.each(BACKENDS)('$name storage', (backend) => {
+  it('round-trips bytes, headers and metadata, from a buffer and from a stream', async () => {
+    const { storage } = await backend.fresh();
+    const small = Buffer.from('console.log("hi")');
+    const large = noise(3 * 1024 * 1024 + 5, 1);
+    await storage.put('data/app/small.js', small, { contentType: 'application/javascript', cacheControl: 'public, max-age=60', metadata: { sha256: sha256(small), Build: 'b1' } });
+    await storage.put('data/app/large.wasm', streamed(large), { contentType: 'application/wasm', cacheControl: 'public, max-age=86400', metadata: { sha256: sha256(large) } });
+
+    expect(await storage.get('data/app/small.js')).toEqual(small);
+    const read = await readBody(storage, 'data/app/small.js');
+    expect(read).toMatchObject({ size: small.length, contentType: 'application/javascript', cacheControl: 'public, max-age=60', etag: etagOf(small) });
+    // S3 keeps metadata names in lower case.
+    expect(read!.metadata).toEqual({ sha256: sha256(small), build: 'b1' });
+    const big = await readBody(storage, 'data/app/large.wasm');
+    expect(sha256(big!.bytes)).toBe(sha256(large));
+    expect(big).toMatchObject({ size: large.length, contentType: 'application/wasm', cacheControl: 'public, max-age=86400', metadata: { sha256: sha256(large) } });
+  });
+
+  it('overwrites an object with new bytes and new headers', async () => {
+    const { storage } = await backend.fresh();
+    await storage.put('k/one', Buffer.from('first version'), { contentType: 'text/plain', cacheControl: 'no-cache', metadata: { v: '1' } });
+    const second = Buffer.from('second, longer version');
+    await storage.put('k/one', second, { contentType: 'application/json', cacheControl: 'public, max-age=5', metadata: { v: '2' } });
+    expect(await storage.get('k/one')).toEqual(second);
+    expect(await readBody(storage, 'k/one')).toMatchObject({ contentType: 'application/json', cacheControl: 'public, max-age=5', metadata: { v: '2' } });
+    const listed = await listAll(storage, 'k/');
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ key: 'k/one', size: second.length, etag: etagOf(second) });
+  });
+
+  it('lists in byte order (not UTF-16 order), by any prefix, with size and time', async () => {
+    const { storage } = await backend.fresh();
+    const keys = ['data/app/a.js', 'data/app/a/b.js', 'data/app/a-b.js', 'data/app/B.js', 'data/app/é.js', 'data/app/z.js', 'data/app/😀.js', 'data/app/\uff21.js', 'data/apple/x.js', 'data/app.js'];
+    const before = Date.now() - 60_000;
+    for (const key of [...keys].reverse()) await storage.put(key, Buffer.from(key), TEXT);
+
+    const listed = await listAll(storage, 'data/app/');
+    expect(listed.map((o) => o.key)).toEqual(byteOrder(keys.filter((k) => k.startsWith('data/app/'))));
+    // The fullwidth A sorts before the emoji in UTF-8, after it in UTF-16.
+    expect(listed.map((o) => o.key).indexOf('data/app/\uff21.js')).toBeLessThan(listed.map((o) => o.key).indexOf('data/app/😀.js'));
+    for (const o of listed) {
+      expect(o.size).toBe(Buffer.byteLength(o.key));
+      expect(o.lastModified.getTime()).toBeGreaterThan(before);
+    }
+    expect((await listAll(storage, 'data/app')).map((o) => o.key)).toEqual(byteOrder(keys));
+    expect((await listAll(storage, 'data/app/a')).map((o) => o.key)).toEqual(byteOrder(['data/app/a.js', 'data/app/a/b.js', 'data/app/a-b.js']));
+    expect((await listAll(storage, '')).map((o) => o.key)).toEqual(byteOrder(keys));
+  });
+
+  it('lists 1,500 keys past S3\'s 1,000-key page, and deletes 1,200 of them in one call', async () => {
+    const { storage } = await backend.fresh();
+    const keys = Array.from({ length: 1500 }, (_, i) => `many/${i % 7}/k${i}.js`);
+    await pMap(keys, (key) => storage.put(key, Buffer.from(key), TEXT), { concurrency: 32 });
+
+    expect((await listAll(storage, 'many/')).map((o) => o.key)).toEqual(byteOrder(keys));
+
+    await storage.delete([...keys.slice(0, 1200), 'many/never-written.js', 'elsewhere/x']);
+    expect((await listAll(storage, 'many/')).map((o) => o.key)).toEqual(byteOrder(keys.slice(1200)));
+    expect(await storage.get(keys[0])).toBeUndefined();
+  });
+
+  it('keeps odd key names exactly', async () => {
+    const { storage } = await backend.fresh();
+    const keys = ['odd/sp ace.js', 'odd/100%.js', 'odd/%41%2F.js', 'odd/hash#tag.js', 'odd/q?uery=1.js', 'odd/plus+sign.js', 'odd/ünï cödé/文字.css', 'odd/emoji 😀.txt', "odd/quo'te&=;@$,~.txt"];
+    for (const key of keys) await storage.put(key, Buffer.from(`content of ${key}`), TEXT);
+    expect((await listAll(storage, 'odd/')).map((o) => o.key)).toEqual(byteOrder(keys));
+    for (const key of keys) {
+      expect((await storage.get(key))?.toString()).toBe(`content of ${key}`);
+      expect((await readBody(storage, key))?.bytes.toString()).toBe(`content of ${key}`);
+    }
+    expect(await storage.listChildren('odd/')).toEqual(['ünï cödé']);
+    await storage.delete(keys);
+    expect(await listAll(storage, 'odd/')).toEqual([]);
+  });
+
+  it('lists the next key segments as children, and forgets a segment once its objects are gone', async () => {
+    const { storage } = await backend.fresh();
+    for (const key of ['data/app1/x.js', 'data/app2/y/z.js', 'data/app10/w.js', 'data/top.js', 'manifests/app1/1700000000']) await storage.put(key, Buffer.from('x'), TEXT);
+    expect(await storage.listChildren('data/')).toEqual(['app1', 'app10', 'app2']);
+    expect(await storage.listChildren('')).toEqual(['data', 'manifests']);
+    expect(await storage.listChildren('data/app2/')).toEqual(['y']);
+    expect(await storage.listChildren('data/app1/')).toEqual([]);
+    await storage.delete(['data/app2/y/z.js']);
+    expect(await storage.listChildren('data/')).toEqual(['app1', 'app10']);
+  });
+
+  it('lets exactly one of two simultaneous putIfAbsent calls create the object', async () => {
+    const { storage } = await backend.fresh();
+    for (let round = 0; round < 5; round++) {
+      const key = `manifests/race/${1700000000 + round}`;
+      const bodies = [Buffer.from(`{"writer":"a","round":${round}}`), Buffer.from(`{"writer":"b","round":${round},"pad":"xxxx"}`)];
+      const created = await Promise.all(bodies.map((b) => storage.putIfAbsent(key, b, { contentType: 'application/json', cacheControl: 'no-cache' })));
+      expect(created.filter(Boolean)).toHaveLength(1);
+      const winner = bodies[created.indexOf(true)];
+      expect(await storage.get(key)).toEqual(winner);
+      expect(await storage.putIfAbsent(key, Buffer.from('late'), TEXT)).toBe(false);
+      expect(await storage.get(key)).toEqual(winner);
+      expect((await listAll(storage, key))[0]).toMatchObject({ size: winner.length, etag: etagOf(winner) });
+    }
+  });
+
+  it('gives single-part and multipart bodies the ETags EtagHasher computes', async () => {
+    const { storage } = await backend.fresh();
+    const bodies: Array<[string, Buffer, 'buffer' | 'stream']> = [
+      ['empty', Buffer.alloc(0), 'buffer'],
+      ['small', noise(1024, 2), 'buffer'],
+      ['one-put', noise(5 * 1024 * 1024, 3), 'stream'],
+      ['exactly-one-part', noise(PART_SIZE, 4), 'stream'],
+      ['three-parts', noise(2 * PART_SIZE + 12345, 5), 'stream'],
+    ];
+    for (const [name, bytes, form] of bodies) await storage.put(`etag/${name}`, form === 'buffer' ? bytes : streamed(bytes), TEXT);
+    const listed = new Map((await listAll(storage, 'etag/')).map((o) => [o.key, o]));
+    for (const [name, bytes] of bodies) {
+      expect(listed.get(`etag/${name}`)).toMatchObject({ size: bytes.length, etag: etagOf(bytes) });
+      expect((await readBody(storage, `etag/${name}`))?.etag).toBe(etagOf(bytes));
+    }
+    expect(etagOf(bodies[4][1])).toMatch(/-3$/);
+    const multipart = await readBody(storage, 'etag/three-parts');
+    expect(createHash('sha256').update(multipart!.bytes).digest('hex')).toBe(sha256(bodies[4][1]));
+  });
+
+  it('answers for missing objects without failing', async () => {
+    const { storage } = await backend.fresh();
+    await storage.put('here/a', Buffer.from('a'), TEXT);
+    expect(await storage.get('here/b')).toBeUndefined();
+    expect(await storage.get('here')).toBeUndefined();
+    expect(await storage.read('here/b')).toBeUndefined();
+    expect(await storage.read('here')).toBeUndefined();
+    expect(await listAll(storage, 'nothing/')).toEqual([]);
+    expect(await storage.listChildren('nothing/')).toEqual([]);
+    await expect(storage.delete(['nothing/x', 'here/b'])).resolves.toBeUndefined();
+    expect(await storage.get('here/a')).toEqual(Buffer.from('a'));
+  });
+
+  it('passes checkAccess on its bucket and refuses a missing one as permanent', async () => {
+    const { storage } = await backend.fresh();
+    await expect(storage.checkAccess()).resolves.toBeUndefined();
+    const err = await backend.missingBucket().checkAccess().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ kind: 'BucketNotFound', permanent: true });
+  });
+});
+
+describe('the filesystem backend', () => {
+  it('keeps the bucket directory a plain tree of the objects', async () => {
+    const { root, bucket, open } = filesystemBucket();
+    const storage = open(bucket);
+    await storage.put('data/app/index.html', Buffer.from('<html></html>'), { contentType: 'text/html; charset=utf-8', cacheControl: 'no-cache', metadata: { sha256: 'x' } });
+    await storage.put('data/app/big.bin', streamed(noise(PART_SIZE + 1, 6)), TEXT);
+    await storage.putIfAbsent('manifests/app/1700000000', Buffer.from('{}'), TEXT);
+    expect(filesUnder(path.join(root, bucket))).toEqual(['data/app/big.bin', 'data/app/index.html', 'manifests/app/1700000000']);
+    expect(readFileSync(path.join(root, bucket, 'data/app/index.html'), 'utf8')).toBe('<html></html>');
+    // Deleting the last object of a directory removes the directory, as S3 forgets the prefix.
+    await storage.delete(['manifests/app/1700000000']);
+    expect(existsSync(path.join(root, bucket, 'manifests'))).toBe(false);
+  });
+
+  it('refuses keys that would leave the bucket directory, and touches nothing', async () => {
+    const { root, bucket, open } = filesystemBucket();
+    const storage = open(bucket);
+    for (const key of ['../escape', 'data/../../escape', '/etc/passwd', 'a//b', 'a/./b', 'trailing/', '']) {
+      await expect(storage.put(key, Buffer.from('x'), TEXT)).rejects.toThrow(InvalidNameError);
+      await expect(storage.get(key)).rejects.toThrow(InvalidNameError);
+    }
+    expect(readdirSync(root)).toEqual([bucket]);
+    expect(filesUnder(path.join(root, bucket))).toEqual([]);
+  });
+
+  it('forgets the ETag and headers of an object something else rewrote, so a republish uploads it', async () => {
+    const { root, bucket, open } = filesystemBucket();
+    const storage = open(bucket);
+    await storage.put('data/app/a.js', Buffer.from('one'), { contentType: 'application/javascript', cacheControl: 'no-cache' });
+    expect((await listAll(storage, 'data/'))[0].etag).toBe(etagOf(Buffer.from('one')));
+    writeFileSync(path.join(root, bucket, 'data/app/a.js'), 'two');
+    expect((await listAll(storage, 'data/'))[0]).toMatchObject({ size: 3, etag: undefined });
+    expect(await readBody(storage, 'data/app/a.js')).toMatchObject({ contentType: undefined, etag: undefined, metadata: {} });
+  });
+
+  it('explains that a key cannot be both an object and a prefix of others', async () => {
+    const storage = filesystemBucket().open('frontend');
+    await storage.put('data/app/a', Buffer.from('file'), TEXT);
+    await expect(storage.put('data/app/a/b.js', Buffer.from('x'), TEXT)).rejects.toThrow(/cannot hold an object at a key that is also the prefix of other objects/);
+    await expect(storage.put('data/app', Buffer.from('x'), TEXT)).rejects.toThrow(InvalidNameError);
+    expect(await storage.get('data/app/a')).toEqual(Buffer.from('file'));
+  });
+
+  it('names the missing root or bucket directory and how to fix it', async () => {
+    const missingRoot = new FilesystemStorage({ root: '/nonexistent/pushcache-root', bucket: 'frontend' });
+    await expect(missingRoot.checkAccess()).rejects.toThrow(/\/nonexistent\/pushcache-root does not exist; create it or pass the right --root/);
+    const { root } = filesystemBucket();
+    await expect(new FilesystemStorage({ root, bucket: 'other' }).checkAccess()).rejects.toThrow(`create it (mkdir -p ${path.join(root, 'other')})`);
+    writeFileSync(path.join(root, 'plain-file'), 'x');
+    const notADir = new FilesystemStorage({ root: path.join(root, 'plain-file'), bucket: 'frontend' });
+    await expect(notADir.checkAccess()).rejects.toMatchObject({ kind: 'BucketNotFound', permanent: true, message: expect.stringMatching(/is not a directory/) });
+    // The same refusal comes from any read, as S3 answers NoSuchBucket.
+    await expect(missingRoot.get('x')).rejects.toMatchObject({ kind: 'BucketNotFound' });
+  });
+});
+
+describe('the whole pipeline on the filesystem backend', () => {
+  const fs = filesystemBucket();
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness({ openStorage: (bucket) => fs.open(bucket) });
+  });
+  afterAll(async () => harness?.close());
+
+  const publish = (source: string, image: string) =>
+    populate(resolvePublishSettings({ source, prefix: 'example', image }), populateDeps(harness, fs.bucket, fs.open(fs.bucket)));
+
+  it('publishes through Temporal into plain files, and a republish skips what is unchanged', async () => {
+    const storage = fs.open(fs.bucket);
+    const source = copyExample();
+    const tree = await scanSource(source);
+    const first = await publish(source, 'img:1');
+    expect(first).toMatchObject({ files: tree.files.length, uploaded: tree.files.length, skipped: 0 });
+
+    const bucketDir = path.join(fs.root, fs.bucket);
+    for (const file of tree.files) {
+      expect(sha256(readFileSync(path.join(bucketDir, 'data/example', file.path)))).toBe(sha256(readLocal(source, file.path)));
+      expect(await readBody(storage, dataKey('example', file.path))).toMatchObject({
+        contentType: contentType(file.path),
+        cacheControl: cacheControl(file.path, 86400),
+        metadata: { sha256: file.sha256 },
+      });
+    }
+    const manifest = parseManifest(first.manifestKey, readFileSync(path.join(bucketDir, first.manifestKey), 'utf8'));
+    expect(manifest.files.sort()).toEqual(tree.files.map((f) => f.path).sort());
+    expect(await listKeys(storage, stagingPrefix('example'))).toEqual([]);
+
+    const again = await publish(source, 'img:2');
+    expect(again).toMatchObject({ uploaded: 1, skipped: tree.files.length - 1 });
+
+    // An object rewritten behind pushcache's back is uploaded again.
+    writeFileSync(path.join(bucketDir, 'data/example/index.html'), 'something else');
+    const third = await publish(source, 'img:3');
+    expect(third).toMatchObject({ uploaded: 2, skipped: tree.files.length - 2 });
+    expect(readFileSync(path.join(bucketDir, 'data/example/index.html'))).toEqual(readLocal(source, 'index.html'));
+    expect(await listKeys(storage, manifestPrefix('example'))).toHaveLength(3);
+    // Only objects: no sidecar or temporary file shows in the tree.
+    expect(filesUnder(bucketDir).filter((f) => !/^(data|manifests|pushcache)\//.test(f))).toEqual([]);
+  });
+
+  it('prunes every app of a bucket through Temporal', async () => {
+    // A bucket of its own: the builds published above are young, but not protected by -n 1 -t 1.
+    const bucket = 'pruning';
+    mkdirSync(path.join(fs.root, bucket));
+    const storage = fs.open(bucket);
+    const t = nowSeconds();
+    const newest = await seedManifest(storage, 'pruned', t + 100, [ENTRY_POINT, 'common.js', 'new.js']);
+    await seedManifest(storage, 'pruned', t - 5000, [ENTRY_POINT, 'common.js', 'old.js', 'deep/old.js']);
+    await seedObjects(storage, 'pruned', [ENTRY_POINT, 'common.js', 'new.js', 'old.js', 'deep/old.js']);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+
+    const result = await prune(resolvePruneSettings({ minAssetRecords: '1', timeout: '1', orphanGrace: '1' }), { all: true }, {
+      client: harness.client,
+      bucket,
+      temporal: harness.temporal,
+      report: () => undefined,
+    });
+
+    expect(result).toMatchObject({ apps: 1, pruned: 1, failed: [], totals: { manifestsDeleted: 1, objectsDeleted: 2, orphansDeleted: 0 } });
+    expect(await listKeys(storage, 'manifests/pruned/')).toEqual([newest]);
+    expect(await listKeys(storage, 'data/pruned/')).toEqual([ENTRY_POINT, 'common.js', 'new.js'].map((f) => dataKey('pruned', f)).sort());
+    expect(existsSync(path.join(fs.root, bucket, 'data/pruned/deep'))).toBe(false);
+  });
+});
