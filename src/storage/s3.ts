@@ -311,7 +311,20 @@ export class S3Storage implements ReadableStorage {
   }
 }
 
-const ACCESS_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden', 'InvalidToken', 'ExpiredToken']);
+// Includes what the default credential chain throws when it finds no credentials or STS refuses
+// a web identity token: waiting does not fix either.
+const ACCESS_CODES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'Forbidden',
+  'InvalidToken',
+  'ExpiredToken',
+  'CredentialsProviderError',
+  'InvalidIdentityToken',
+  'IDPRejectedClaim',
+  'ExpiredTokenException',
+]);
 const UNAVAILABLE_CODES = new Set(['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'TimeoutError', 'XMinioServerNotInitialized']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 
