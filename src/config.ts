@@ -6,6 +6,7 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { validateAppName } from './contract/names';
 import { ConfigError } from './errors';
+import { LOG_LEVELS, type LogLevel, type LogSettings } from './telemetry/log';
 
 /**
  * Configuration is parsed once, here, from flags (which commander already merged with their
@@ -113,7 +114,11 @@ const StorageSchema = z
     // A refinement, not an enum: a wrong mode must not hide the other problems (enum failures abort the object's checks).
     mode: z.string().refine((m) => m === 's3' || m === 'filesystem', { message: "-m/--mode must be 's3' or 'filesystem'" }),
     root: z.string().min(1).optional(),
-    endpoint: z.url({ protocol: /^https?$/, message: '--endpoint must be an http:// or https:// URL' }).optional(),
+    endpoint: z
+      .url({ protocol: /^https?$/, message: '--endpoint must be an http:// or https:// URL' })
+      // The endpoint is printed in log lines; credentials belong in PUSHCACHE_AWS_* or a profile.
+      .refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), { message: '--endpoint must not contain credentials (user:password@); give them in PUSHCACHE_AWS_ACCESS_KEY_ID / PUSHCACHE_AWS_SECRET_ACCESS_KEY' })
+      .optional(),
     hostname: z.string().min(1, '-a/--hostname is empty'),
     port: intFrom('-p/--port', 1, 65535),
     scheme: z.enum(['http', 'https'], { message: "--scheme must be 'http' or 'https'" }).optional(),
@@ -535,4 +540,27 @@ export function resolveWorkerSettings(options: RawOptions): WorkerSettings {
 /** `host:port`, with brackets around an IPv6 host. */
 export function formatAddress(address: ListenAddress): string {
   return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+export interface ResolvedLogSettings extends LogSettings {
+  /**
+   * Level of the Temporal SDK's own lines: the one given or, by default, WARN, since the SDK's
+   * INFO lines would drown the Job's progress. PUSHCACHE_LOG_LEVEL set only this before.
+   */
+  sdkLevel: Uppercase<LogLevel>;
+}
+
+const LogSchema = z.object({
+  format: z.enum(['pretty', 'json'], { message: "--log-format must be 'pretty' or 'json'" }),
+  // trace is kept because PUSHCACHE_LOG_LEVEL=TRACE was valid for the SDK's lines.
+  level: z.enum(LOG_LEVELS, { message: "--log-level must be 'debug', 'info', 'warn' or 'error'" }).optional(),
+});
+
+/** `--log-format` / PUSHCACHE_LOG_FORMAT and `--log-level` / PUSHCACHE_LOG_LEVEL, in any case. */
+export function resolveLogSettings(options: RawOptions, env: Env = process.env): ResolvedLogSettings {
+  const s = parse(LogSchema, {
+    format: (first(options.logFormat) ?? first(env.PUSHCACHE_LOG_FORMAT) ?? 'pretty').toLowerCase(),
+    level: (first(options.logLevel) ?? first(env.PUSHCACHE_LOG_LEVEL))?.toLowerCase(),
+  });
+  return { format: s.format, level: s.level ?? 'info', sdkLevel: (s.level ?? 'warn').toUpperCase() as Uppercase<LogLevel> };
 }

@@ -10,11 +10,17 @@ import { pruneInput } from '../job/prune';
 import { applySchedule } from '../job/schedule';
 import { runUrl } from '../job/workflow-id';
 import { S3Storage } from '../storage/s3';
+import { currentLog, reportTo, type LogFields } from '../telemetry/log';
 import { createSharedWorker } from '../worker/shared-worker';
 import { runCommand } from './run';
 
 const TASK_QUEUE = 'pushcache';
 const NAMESPACE = 'default';
+
+/** The local stack speaks to a person: pretty mode prints `text` as it is, json mode the event. */
+function say(text: string, msg: string, fields: LogFields): void {
+  currentLog().write({ level: 'info', msg, fields, pretty: text });
+}
 
 function withStackOptions(cmd: Command): Command {
   const d = defaultStackOptions();
@@ -65,22 +71,28 @@ async function runDev(o: RawOptions, demo: { source: string; app: string; exit: 
       client: new Client({ connection, namespace: NAMESPACE }),
       taskQueue: TASK_QUEUE,
     });
-    console.log(`  prune Schedule  ${schedule.scheduleId}, every ${schedule.every}: ${stack.temporalUiUrl}/namespaces/${NAMESPACE}/schedules`);
+    const schedules = `${stack.temporalUiUrl}/namespaces/${NAMESPACE}/schedules`;
+    say(`  prune Schedule  ${schedule.scheduleId}, every ${schedule.every}: ${schedules}`, 'prune Schedule applied', {
+      event: 'schedule-applied',
+      scheduleId: schedule.scheduleId,
+      every: schedule.every,
+      url: schedules,
+    });
     if (demo) {
       await publishExample(stack, connection, storageFor(stack.bucket), demo);
       if (demo.exit) worker.shutdown();
     }
-    if (!demo?.exit) console.log('\nPress Ctrl-C to stop.');
+    if (!demo?.exit) say('\nPress Ctrl-C to stop.', 'running until Ctrl-C', { event: 'stack-waiting' });
     await running;
     await connection.close();
   } finally {
-    console.log('stopping the local stack');
+    say('stopping the local stack', 'stopping the local stack', { event: 'stack-stopping' });
     await stack.stop();
   }
 }
 
 function printStack(stack: LocalStack): void {
-  console.log(
+  say(
     [
       'Local stack is up:',
       `  Temporal        ${stack.temporalAddress}   (export TEMPORAL_ADDRESS=${stack.temporalAddress})`,
@@ -93,34 +105,51 @@ function printStack(stack: LocalStack): void {
         ? `  started here    ${stack.started.join(', ')}, state and logs in ${stack.stateDir}`
         : '  reused          servers that were already running',
     ].join('\n'),
+    'local stack is up',
+    // The development credentials stay out of the event; the text shows them for copying.
+    {
+      event: 'stack-up',
+      temporalAddress: stack.temporalAddress,
+      temporalUiUrl: stack.temporalUiUrl,
+      minioEndpoint: stack.minioEndpoint,
+      minioConsoleUrl: stack.minioConsoleUrl,
+      bucket: stack.bucket,
+      taskQueue: TASK_QUEUE,
+      namespace: NAMESPACE,
+      started: stack.started,
+      stateDir: stack.stateDir,
+    },
   );
 }
 
 async function publishExample(stack: LocalStack, connection: NativeConnection, storage: S3Storage, demo: { source: string; app: string }): Promise<void> {
   const settings = resolvePublishSettings({ source: demo.source, prefix: demo.app, image: `example.local/${demo.app}:demo` });
   const temporal = { address: stack.temporalAddress, namespace: NAMESPACE, taskQueue: TASK_QUEUE, uiUrl: stack.temporalUiUrl };
-  console.log(`\nPublishing ${demo.source} as ${demo.app}:`);
+  say(`\nPublishing ${demo.source} as ${demo.app}:`, `publishing ${demo.source} as ${demo.app}`, { event: 'demo-publishing', source: demo.source, app: demo.app });
   const outcome = await populate(settings, {
     client: new Client({ connection, namespace: NAMESPACE }),
     connection,
     storage,
     bucket: stack.bucket,
     temporal,
-    report: (line) => console.log(`  ${line}`),
+    report: reportTo(currentLog(), '  '),
   });
   const keys: string[] = [];
   for await (const o of storage.list(dataPrefix(demo.app))) keys.push(o.key);
   const manifests: string[] = [];
   for await (const o of storage.list(manifestPrefix(demo.app))) manifests.push(o.key);
-  console.log(
+  const url = runUrl(stack.temporalUiUrl, NAMESPACE, outcome.workflowId, outcome.runId);
+  say(
     [
       '',
       'Where to look:',
-      `  the run         ${runUrl(stack.temporalUiUrl, NAMESPACE, outcome.workflowId, outcome.runId)}`,
+      `  the run         ${url}`,
       `  bucket          s3://${stack.bucket} at ${stack.minioEndpoint} (console ${stack.minioConsoleUrl})`,
       `  manifests       ${manifests.join(', ')}`,
       `  data objects    ${keys.length} under ${dataPrefix(demo.app)}:`,
       ...keys.map((k) => `    ${k}`),
     ].join('\n'),
+    'where to look',
+    { event: 'demo-published', app: demo.app, url, bucket: stack.bucket, manifests, keys },
   );
 }

@@ -3,9 +3,11 @@ import { Command } from 'commander';
 import { installRuntimeBeforeActions } from '../telemetry/runtime';
 import { demoCommand, devCommand } from './dev-command';
 import { popCommand } from './pop-command';
+import { withLogOptionsOnEveryCommand } from './options';
 import { populateCommand } from './populate-command';
 import { pruneCommand } from './prune-command';
 import { rollbackCommand } from './rollback-command';
+import { exitWithError } from './run';
 import { scheduleCommand } from './schedule-command';
 import { statusCommand } from './status-command';
 import { workerCommand } from './worker-command';
@@ -25,5 +27,8 @@ const program = new Command('pushcache')
 
 // The SDK's runtime is installed per command, before its action: the worker installs its own
 // (with the metrics exporter its flags describe), every other command gets the logging-only one.
+withLogOptionsOnEveryCommand(program);
 installRuntimeBeforeActions(program);
-void program.parseAsync(process.argv);
+// Actions end the process themselves (runCommand); what arrives here failed before its action,
+// such as a bad --log-format.
+program.parseAsync(process.argv).catch(exitWithError);

@@ -24,6 +24,26 @@ export function withStorageOptions(cmd: Command): Command {
     .addOption(new Option('--sse-kms-key-id <id>', 'KMS key of --sse aws:kms; default the bucket\'s (or PUSHCACHE_AWS_SSE_KMS_KEY_ID)'));
 }
 
+/** How and what pushcache logs; src/config.ts resolveLogSettings reads them. */
+export function withLogOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--log-format <pretty|json>', 'log lines as text (pretty, default) or one JSON object per line (json)').env('PUSHCACHE_LOG_FORMAT'))
+    .addOption(
+      new Option('--log-level <debug|info|warn|error>', "drop log lines below this level (default info; the Temporal SDK's own lines: warn)").env(
+        'PUSHCACHE_LOG_LEVEL',
+      ),
+    );
+}
+
+/** Gives the log flags to every command that runs something, so a new command cannot miss them. */
+export function withLogOptionsOnEveryCommand(program: Command): Command {
+  for (const cmd of program.commands) {
+    if (cmd.commands.length > 0) withLogOptionsOnEveryCommand(cmd);
+    else withLogOptions(cmd);
+  }
+  return program;
+}
+
 export function withTemporalOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--temporal-address <host:port>', 'Temporal frontend (default 127.0.0.1:7233)').env('TEMPORAL_ADDRESS'))

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { PUBLISH_DEFAULTS, resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { populate } from '../job/populate';
 import { scanSource } from '../source/scan';
+import { currentLog, reportTo } from '../telemetry/log';
 import { connectTemporal, openStorage } from './connect';
 import { EXIT, runCommand } from './run';
 import { withPublishOptions, withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
@@ -16,8 +17,9 @@ async function runPopulate(options: RawOptions): Promise<void> {
   const publish = resolvePublishSettings(options);
   const storageSettings = resolveStorageSettings(options);
   const temporal = resolveTemporalSettings(options);
+  const log = currentLog();
   if (storageSettings.credentialSource === 'command line') {
-    console.error('pushcache: warning: credentials given on the command line are visible in process listings; use PUSHCACHE_AWS_* from a Secret');
+    log.warn('credentials given on the command line are visible in process listings; use PUSHCACHE_AWS_* from a Secret', { event: 'credentials-on-command-line' });
   }
   // The tree is hashed on worker threads while the connection to Temporal is set up.
   const scanned = scanSource(publish.source);
@@ -30,7 +32,8 @@ async function runPopulate(options: RawOptions): Promise<void> {
   // A killed or stopped Job loses nothing: the workflow waits for a Job to poll its queue again.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      console.error(`pushcache: stopped by ${signal}; the publish is durable, run the Job again to finish it`);
+      const msg = `stopped by ${signal}; the publish is durable, run the Job again to finish it`;
+      log.write({ level: 'warn', msg, fields: { event: 'interrupted', signal, exitCode: EXIT.interrupted }, pretty: `pushcache: ${msg}` });
       process.exit(EXIT.interrupted);
     });
   }
@@ -42,7 +45,7 @@ async function runPopulate(options: RawOptions): Promise<void> {
       storage: openStorage(storageSettings),
       bucket: storageSettings.bucket,
       temporal,
-      report: (line) => console.log(`pushcache: ${line}`),
+      report: reportTo(log),
     });
   } finally {
     // Never let a failed close hide the error that ended the Job.

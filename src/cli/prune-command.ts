@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { prune } from '../job/prune';
+import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
 import { withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
@@ -23,6 +24,6 @@ async function runPrune(options: RawOptions): Promise<void> {
   // Wrong credentials or a missing bucket are reported here, before a workflow is started.
   await openStorage(storageSettings).checkAccess();
   await withTemporalClient(temporal, (client) =>
-    prune(settings, target, { client, bucket: storageSettings.bucket, temporal, report: (line) => console.log(`pushcache: ${line}`) }),
+    prune(settings, target, { client, bucket: storageSettings.bucket, temporal, report: reportTo(currentLog()) }),
   );
 }

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { rollback } from '../job/rollback';
 import { resolveRollbackSettings } from '../rollback/settings';
+import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
 import { withStorageOptions, withTemporalOptions } from './options';
@@ -25,6 +26,6 @@ async function runRollback(options: RawOptions): Promise<void> {
   // Wrong credentials or a missing bucket are reported here, before a workflow is started.
   await openStorage(storageSettings).checkAccess();
   await withTemporalClient(temporal, (client) =>
-    rollback(settings, { client, bucket: storageSettings.bucket, temporal, report: (line) => console.log(`pushcache: ${line}`) }),
+    rollback(settings, { client, bucket: storageSettings.bucket, temporal, report: reportTo(currentLog()) }),
   );
 }

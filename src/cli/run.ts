@@ -1,4 +1,5 @@
 import { ConfigError, InvalidNameError, SourceError, oneLine } from '../errors';
+import { currentLog } from '../telemetry/log';
 
 /** Exit codes a Kubernetes operator can tell apart. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
@@ -12,10 +13,22 @@ export async function runCommand(action: () => Promise<void>): Promise<never> {
     await action();
     process.exit(EXIT.ok);
   } catch (err) {
-    console.error(`pushcache: error: ${oneLine(err)}`);
-    if (process.env.PUSHCACHE_DEBUG && err instanceof Error) console.error(err.stack);
-    process.exit(isBadInput(err) ? EXIT.badInput : EXIT.failed);
+    exitWithError(err);
   }
+}
+
+/** The error line, last of all (in json mode with the exit code), then the exit. */
+export function exitWithError(err: unknown): never {
+  const log = currentLog();
+  const exitCode = isBadInput(err) ? EXIT.badInput : EXIT.failed;
+  const stack = process.env.PUSHCACHE_DEBUG && err instanceof Error ? err.stack : undefined;
+  if (log.settings.format === 'json') {
+    log.error(oneLine(err), { event: 'failed', exitCode, errorType: err instanceof Error ? err.name : undefined, stack });
+  } else {
+    log.error(oneLine(err));
+    if (stack) process.stderr.write(`${stack}\n`);
+  }
+  process.exit(exitCode);
 }
 
 function isBadInput(err: unknown): boolean {

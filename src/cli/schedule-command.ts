@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolveScheduleSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { pruneInput } from '../job/prune';
 import { applySchedule, deleteSchedule, triggerSchedule } from '../job/schedule';
+import { currentLog } from '../telemetry/log';
 import { withTemporalClient } from './connect';
 import { runCommand } from './run';
 import { withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
@@ -34,20 +35,29 @@ async function runApply(options: RawOptions): Promise<void> {
   const outcome = await withTemporalClient(temporal, (client) =>
     applySchedule(schedule, pruneInput(settings, { all: true }, bucket), { client, taskQueue: temporal.taskQueue }),
   );
-  console.log(
-    `pushcache: ${outcome} Schedule ${schedule.scheduleId}: prune every app in ${bucket} ${schedule.cron ? `on cron "${schedule.cron}"` : `every ${schedule.every}`}, ` +
+  currentLog().info(
+    `${outcome} Schedule ${schedule.scheduleId}: prune every app in ${bucket} ${schedule.cron ? `on cron "${schedule.cron}"` : `every ${schedule.every}`}, ` +
       `keeping the newest ${settings.minAssetRecords} builds and anything younger than ${settings.timeout}s`,
+    {
+      event: `schedule-${outcome}`,
+      scheduleId: schedule.scheduleId,
+      bucket,
+      every: schedule.every,
+      cron: schedule.cron,
+      minAssetRecords: settings.minAssetRecords,
+      timeout: settings.timeout,
+    },
   );
 }
 
 async function runDelete(options: RawOptions): Promise<void> {
   const { scheduleId } = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
   const existed = await withTemporalClient(resolveTemporalSettings(options), (client) => deleteSchedule(scheduleId, { client }));
-  console.log(`pushcache: ${existed ? 'deleted' : 'there was no'} Schedule ${scheduleId}`);
+  currentLog().info(`${existed ? 'deleted' : 'there was no'} Schedule ${scheduleId}`, { event: 'schedule-deleted', scheduleId, existed });
 }
 
 async function runTrigger(options: RawOptions): Promise<void> {
   const { scheduleId } = resolveScheduleSettings(options, resolveStorageSettings(options).bucket);
   await withTemporalClient(resolveTemporalSettings(options), (client) => triggerSchedule(scheduleId, { client }));
-  console.log(`pushcache: triggered Schedule ${scheduleId}`);
+  currentLog().info(`triggered Schedule ${scheduleId}`, { event: 'schedule-triggered', scheduleId });
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Worker } from '@temporalio/worker';
 import { formatAddress, resolveStorageSettings, resolveTemporalSettings, resolveWorkerSettings, WORKER_DEFAULTS, type RawOptions } from '../config';
+import { currentLog } from '../telemetry/log';
 import { installRuntime, withOwnRuntime } from '../telemetry/runtime';
 import { startHealthServer, type HealthServer } from '../worker/health-server';
 import { createSharedWorker } from '../worker/shared-worker';
@@ -61,9 +62,18 @@ async function runWorker(options: RawOptions): Promise<void> {
         settings.metricsAddress && `metrics http://${formatAddress(settings.metricsAddress)}/metrics`,
         health && `health http://${formatAddress(health.address)}/readyz`,
       ].filter(Boolean);
-      console.log(
-        `pushcache: worker polling ${temporal.taskQueue} on ${temporal.address}/${temporal.namespace}, storage ${storage.endpoint}` +
+      currentLog().info(
+        `worker polling ${temporal.taskQueue} on ${temporal.address}/${temporal.namespace}, storage ${storage.endpoint}` +
           (endpoints.length > 0 ? `; ${endpoints.join(', ')}` : ''),
+        {
+          event: 'worker-started',
+          taskQueue: temporal.taskQueue,
+          temporalAddress: temporal.address,
+          namespace: temporal.namespace,
+          storageEndpoint: storage.endpoint,
+          metricsAddress: settings.metricsAddress && formatAddress(settings.metricsAddress),
+          healthAddress: health && formatAddress(health.address),
+        },
       );
       // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: the worker leaves the
       // RUNNING state at once (readiness fails from then on) and running activities finish first.
@@ -74,5 +84,5 @@ async function runWorker(options: RawOptions): Promise<void> {
   } finally {
     await health?.close();
   }
-  console.log('pushcache: worker stopped');
+  currentLog().info('worker stopped', { event: 'worker-stopped' });
 }

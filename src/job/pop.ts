@@ -9,11 +9,12 @@ import { dataKey, manifestPrefix, manifestTimestamp } from '../contract/keys';
 import { parseManifest, type Manifest } from '../contract/manifest';
 import { ConfigError, oneLine } from '../errors';
 import type { ReadableStorage } from '../storage/storage';
+import type { Report } from '../telemetry/log';
 
 export interface PopDeps {
   storage: ReadableStorage;
-  /** Where the summary lines go; one line per call. */
-  report: (line: string) => void;
+  /** Where the summary lines go, one line per call, each with the event it stands for. */
+  report: Report;
 }
 
 export interface PopOutcome {
@@ -70,8 +71,22 @@ export async function pop(settings: PopSettings, deps: PopDeps): Promise<PopOutc
     throw new PopError(`${failed} of the ${manifest.files.length} files of ${manifestKey} were not written to ${dest.root}: ${shown.join('; ')}${more}`);
   }
   const image = manifest.image ? ` (image ${manifest.image})` : '';
-  deps.report(`popped ${manifest.files.length} files (${bytes} bytes) of ${settings.app} from ${manifestKey}${image} into ${dest.root}`);
-  if (unverified > 0) deps.report(`${unverified} files were written unverified: ${manifestKey} records no sha256 for them (a build published by valpop)`);
+  const popped = { app: settings.app, manifestKey, dest: dest.root };
+  deps.report(`popped ${manifest.files.length} files (${bytes} bytes) of ${settings.app} from ${manifestKey}${image} into ${dest.root}`, {
+    event: 'popped',
+    ...popped,
+    image: manifest.image || undefined,
+    files: manifest.files.length,
+    bytes,
+    unverified,
+  });
+  if (unverified > 0) {
+    deps.report(`${unverified} files were written unverified: ${manifestKey} records no sha256 for them (a build published by valpop)`, {
+      event: 'unverified-files',
+      ...popped,
+      unverified,
+    });
+  }
   return { manifestKey, files: manifest.files.length, bytes, unverified };
 }
 

@@ -6,6 +6,7 @@ import { innermostMessage, oneLine } from '../errors';
 import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
 import { scanSource, type ScannedSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
+import type { Report, ReportEvent } from '../telemetry/log';
 import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
 import { progressQuery, type PublishWorkflow } from '../workflows/publish';
 import type { PublishProgress, PublishResult } from '../workflows/types';
@@ -18,8 +19,8 @@ export interface PopulateDeps {
   storage: Storage;
   bucket: string;
   temporal: TemporalSettings;
-  /** Where progress lines go; one line per call. */
-  report: (line: string) => void;
+  /** Where progress lines go, one line per call, each with the event it stands for. */
+  report: Report;
   /** How often progress is polled, in ms. Default 1000. */
   progressIntervalMs?: number;
   /** The scan of `settings.source`, when the caller started it early; otherwise populate scans. */
@@ -31,6 +32,13 @@ export interface PopulateOutcome extends PublishResult {
   runId: string;
   /** True when this Job attached to a run a previous Job had started. */
   resumed: boolean;
+}
+
+/** What names a publish in every event it reports. */
+interface RunFields {
+  app: string;
+  workflowId: string;
+  runId: string;
 }
 
 /** The Job: checks its inputs, starts (or rejoins) the publish, serves its files and waits. */
@@ -84,14 +92,24 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     // A namespace without pushcache's search attributes must not stop a publish; runs are
     // then just not filterable by app in the UI.
     if (!/search attribute/i.test(oneLine(err))) throw err;
-    deps.report('warning: namespace lacks search attributes PushcacheApp/PushcacheImage (Keyword); register them to filter runs by app');
+    deps.report('namespace lacks search attributes PushcacheApp/PushcacheImage (Keyword); register them to filter runs by app', {
+      event: 'search-attributes-missing',
+      level: 'warn',
+      app: settings.app,
+      workflowId,
+    });
     handle = await deps.client.workflow.start<typeof PublishWorkflow>('PublishWorkflow', options);
   }
   const runId = handle.firstExecutionRunId;
+  const run: RunFields = { app: settings.app, workflowId, runId };
   deps.report(
     `${attached ? 'rejoined' : 'started'} publish of ${settings.app} (${tree.files.length} files, ${formatBytes(tree.totalBytes)}) as ${workflowId}`,
+    { event: attached ? 'publish-rejoined' : 'publish-started', ...run, image: settings.image || undefined, files: tree.files.length, bytes: tree.totalBytes },
   );
-  if (deps.temporal.uiUrl) deps.report(`follow it at ${runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, runId)}`);
+  if (deps.temporal.uiUrl) {
+    const url = runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, runId);
+    deps.report(`follow it at ${url}`, { event: 'run-link', ...run, url });
+  }
 
   // Created after the start succeeded, so a refused start leaves no worker holding the connection.
   const worker = await createFilesWorker({
@@ -104,13 +122,24 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     scan: async (root) => (root === settings.source ? tree : scanSource(root)),
   });
 
-  const result = await worker.runUntil(waitWithProgress(handle, deps));
-  if (result.prune) deps.report(describePrune(settings.app, result.prune));
+  const result = await worker.runUntil(waitWithProgress(handle, deps, run));
+  if (result.prune) deps.report(describePrune(settings.app, result.prune), pruneEvent(result.prune, run));
   // Last, because an operator often sees only the last line of a Job's log.
   deps.report(
     `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}` +
       (result.skipped ? ` (${result.uploaded} uploaded, ${result.skipped} already there)` : '') +
       `, manifest ${result.manifestKey}`,
+    {
+      event: 'published',
+      ...run,
+      files: result.files,
+      bytes: result.bytes,
+      uploaded: result.uploaded,
+      skipped: result.skipped,
+      manifestKey: result.manifestKey,
+      timestamp: result.timestamp,
+      resumed: attached,
+    },
   );
   return { ...result, workflowId, runId, resumed: attached };
 }
@@ -120,10 +149,22 @@ function describePrune(app: string, prune: NonNullable<PublishResult['prune']>):
     case 'busy':
       return `prune of ${app} skipped: other publishes of ${app} are running; the next prune catches up`;
     case 'failed':
-      return `warning: the build is published but pruning ${app} failed: ${prune.reason}`;
+      return `the build is published but pruning ${app} failed: ${prune.reason}`;
     default:
       return `pruned ${app}: ${prune.manifestsDeleted} old builds and ${prune.objectsDeleted} objects deleted`;
   }
+}
+
+function pruneEvent(prune: NonNullable<PublishResult['prune']>, run: RunFields): ReportEvent {
+  return {
+    event: prune.status === 'failed' ? 'prune-failed' : prune.status === 'busy' ? 'prune-skipped' : 'pruned',
+    ...(prune.status === 'failed' ? { level: 'warn' as const } : {}),
+    ...run,
+    status: prune.status,
+    manifestsDeleted: prune.manifestsDeleted,
+    objectsDeleted: prune.objectsDeleted,
+    reason: prune.reason,
+  };
 }
 
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {
@@ -135,7 +176,7 @@ async function isRunning(client: Client, workflowId: string): Promise<boolean> {
   }
 }
 
-async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, deps: PopulateDeps): Promise<PublishResult> {
+async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, deps: PopulateDeps, run: RunFields): Promise<PublishResult> {
   let done = false;
   // Ends the poller's wait at once when the run ends, instead of up to one interval later.
   const finished = new AbortController();
@@ -155,7 +196,7 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
       const seconds = since ? (Date.now() - since.at) / 1000 : 0;
       const rate = since && seconds > 0 ? (progress!.bytes - since.bytes) / seconds : 0;
       const line = progress ? describeProgress(progress, rate) : '';
-      if (line && line !== last) deps.report(line);
+      if (line && line !== last) deps.report(line, { event: 'progress', ...run, ...progress, bytesPerSecond: Math.round(rate) || undefined });
       last = line || last;
     }
   })();

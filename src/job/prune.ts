@@ -2,6 +2,7 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { PruneSettings, PruneTarget, TemporalSettings } from '../config';
 import { innermostMessage } from '../errors';
 import type { AppPruneResult, PruneAllResult, PruneInput } from '../prune/types';
+import type { Report, ReportEvent } from '../telemetry/log';
 import type { PruneWorkflow } from '../workflows/prune';
 import { runUrl } from './workflow-id';
 
@@ -9,7 +10,7 @@ export interface PruneDeps {
   client: Client;
   bucket: string;
   temporal: TemporalSettings;
-  report: (line: string) => void;
+  report: Report;
   /** Names the run; defaults to the current time. */
   now?: () => Date;
 }
@@ -46,33 +47,62 @@ export async function prune(settings: PruneSettings, target: PruneTarget, deps: 
     args: [pruneInput(settings, target, deps.bucket)],
     memo: 'app' in target ? { app: target.app } : { bucket: deps.bucket },
   });
-  deps.report(`started ${settings.dryRun ? 'dry run of a prune' : 'prune'} of ${'app' in target ? target.app : `every app in ${deps.bucket}`} as ${workflowId}`);
-  if (deps.temporal.uiUrl) deps.report(`follow it at ${runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId)}`);
+  const run = { ...('app' in target ? { app: target.app } : { bucket: deps.bucket }), workflowId, runId: handle.firstExecutionRunId, dryRun: settings.dryRun };
+  deps.report(`started ${settings.dryRun ? 'dry run of a prune' : 'prune'} of ${'app' in target ? target.app : `every app in ${deps.bucket}`} as ${workflowId}`, {
+    event: 'prune-started',
+    ...run,
+  });
+  if (deps.temporal.uiUrl) {
+    const url = runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId);
+    deps.report(`follow it at ${url}`, { event: 'run-link', ...run, url });
+  }
   let result;
   try {
     result = await handle.result();
   } catch (err) {
     throw err instanceof WorkflowFailedError ? new PruneFailedError(innermostMessage(err)) : err;
   }
-  for (const line of 'apps' in result ? describeAll(result, settings.dryRun) : describeApp(result)) deps.report(line);
+  for (const [line, event] of 'apps' in result ? describeAll(result, settings.dryRun) : describeApp(result)) deps.report(line, { ...event, ...run });
   return result;
 }
 
-export function describeApp(r: AppPruneResult): string[] {
-  if (r.status === 'busy') return [`${r.app}: skipped, publishes of it were running for the whole lock wait; the next prune catches up`];
+/** A line of a prune's report and the event it stands for. */
+type ReportLine = [line: string, event: ReportEvent];
+
+export function describeApp(r: AppPruneResult): ReportLine[] {
+  if (r.status === 'busy') {
+    return [[`${r.app}: skipped, publishes of it were running for the whole lock wait; the next prune catches up`, { event: 'prune-skipped', app: r.app, status: r.status }]];
+  }
   const dry = r.status === 'dry-run';
-  const lines = r.manifests.map((m) => `${m.action === 'delete' ? (dry ? 'would delete' : 'deleted') : 'kept'} ${m.key}: ${m.reason}`);
-  for (const o of r.objects ?? []) lines.push(`would delete ${o.key}: ${REASONS[o.reason]}`);
+  const lines = r.manifests.map((m): ReportLine => [
+    `${m.action === 'delete' ? (dry ? 'would delete' : 'deleted') : 'kept'} ${m.key}: ${m.reason}`,
+    { event: 'prune-decision', app: r.app, key: m.key, action: m.action, reason: m.reason },
+  ]);
+  for (const o of r.objects ?? []) lines.push([`would delete ${o.key}: ${REASONS[o.reason]}`, { event: 'prune-decision', app: r.app, key: o.key, action: 'delete', reason: o.reason }]);
   const listed = (r.objects ?? []).length;
   const total = r.objectsDeleted + r.orphansDeleted + r.recordsDeleted;
-  if (dry && listed < total) lines.push(`... and ${total - listed} more objects`);
+  if (dry && listed < total) lines.push([`... and ${total - listed} more objects`, { event: 'prune-decisions-not-listed', app: r.app, objects: total - listed }]);
   const verb = dry ? 'would delete' : 'deleted';
-  lines.push(
+  lines.push([
     `${r.app}: ${verb} ${r.manifestsDeleted} of ${r.manifestsDeleted + r.manifestsKept} builds, ` +
       `${r.objectsDeleted} objects of those builds and ${r.orphansDeleted} unreferenced objects; kept ${r.objectsKept} objects` +
       (r.recentlyWritten ? ` (${r.recentlyWritten} left because they were written within the grace period)` : '') +
       (dry ? '; nothing was deleted (dry run)' : ''),
-  );
+    {
+      event: 'pruned',
+      app: r.app,
+      status: r.status,
+      manifestsDeleted: r.manifestsDeleted,
+      manifestsKept: r.manifestsKept,
+      objectsDeleted: r.objectsDeleted,
+      orphansDeleted: r.orphansDeleted,
+      recordsDeleted: r.recordsDeleted,
+      objectsKept: r.objectsKept,
+      recentlyWritten: r.recentlyWritten,
+      // Keys removed from the bucket, manifests and pushcache's records included.
+      deleted: dry ? 0 : r.deleteCount,
+    },
+  ]);
   return lines;
 }
 
@@ -82,15 +112,18 @@ const REASONS = {
   'stale-record': "pushcache's record of a publish or prune that never finished",
 } as const;
 
-function describeAll(r: PruneAllResult, dryRun: boolean): string[] {
+function describeAll(r: PruneAllResult, dryRun: boolean): ReportLine[] {
   const t = r.totals;
-  const lines = [
-    `${dryRun ? 'would prune' : 'pruned'} ${r.pruned} of ${r.apps} apps: ${dryRun ? 'would delete' : 'deleted'} ${t.manifestsDeleted} builds, ` +
-      `${t.objectsDeleted} objects of those builds and ${t.orphansDeleted} unreferenced objects; kept ${t.manifestsKept} builds and ${t.objectsKept} objects` +
-      (dryRun ? '; nothing was deleted (dry run; use --prefix APP --dry-run to list the keys)' : ''),
+  const lines: ReportLine[] = [
+    [
+      `${dryRun ? 'would prune' : 'pruned'} ${r.pruned} of ${r.apps} apps: ${dryRun ? 'would delete' : 'deleted'} ${t.manifestsDeleted} builds, ` +
+        `${t.objectsDeleted} objects of those builds and ${t.orphansDeleted} unreferenced objects; kept ${t.manifestsKept} builds and ${t.objectsKept} objects` +
+        (dryRun ? '; nothing was deleted (dry run; use --prefix APP --dry-run to list the keys)' : ''),
+      { event: 'pruned-all', apps: r.apps, pruned: r.pruned, ...t },
+    ],
   ];
-  if (r.busy.length) lines.push(`skipped while publishes were running: ${r.busy.join(', ')}`);
-  if (r.ignored.length) lines.push(`ignored prefixes that are not app names: ${r.ignored.join(', ')}`);
-  for (const f of r.failed) lines.push(`failed ${f.app}: ${f.reason}`);
+  if (r.busy.length) lines.push([`skipped while publishes were running: ${r.busy.join(', ')}`, { event: 'prune-skipped', apps: r.busy, status: 'busy' }]);
+  if (r.ignored.length) lines.push([`ignored prefixes that are not app names: ${r.ignored.join(', ')}`, { event: 'prefixes-ignored', prefixes: r.ignored }]);
+  for (const f of r.failed) lines.push([`failed ${f.app}: ${f.reason}`, { event: 'prune-app-failed', app: f.app, reason: f.reason }]);
   return lines;
 }

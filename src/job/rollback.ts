@@ -3,6 +3,7 @@ import type { TemporalSettings } from '../config';
 import { innermostMessage, oneLine } from '../errors';
 import { describeTo } from '../rollback/target';
 import type { RollbackTo } from '../rollback/types';
+import type { Report } from '../telemetry/log';
 import type { RollbackWorkflow } from '../workflows/rollback';
 import type { RollbackInput, RollbackResult } from '../workflows/types';
 import { runUrl } from './workflow-id';
@@ -17,7 +18,7 @@ export interface RollbackDeps {
   client: Client;
   bucket: string;
   temporal: TemporalSettings;
-  report: (line: string) => void;
+  report: Report;
 }
 
 /** The rollback ran and failed (no such build, a file a later build replaced); `message` is the reason. */
@@ -53,15 +54,27 @@ export async function rollback(settings: RollbackSettings, deps: RollbackDeps): 
     if (!/search attribute/i.test(oneLine(err))) throw err;
     handle = await deps.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', options);
   }
-  deps.report(`started rollback of ${settings.app} to ${describeTo(settings.to)} as ${workflowId}`);
-  if (deps.temporal.uiUrl) deps.report(`follow it at ${runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId)}`);
+  const run = { app: settings.app, workflowId, runId: handle.firstExecutionRunId };
+  deps.report(`started rollback of ${settings.app} to ${describeTo(settings.to)} as ${workflowId}`, { event: 'rollback-started', ...run, to: settings.to });
+  if (deps.temporal.uiUrl) {
+    const url = runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId);
+    deps.report(`follow it at ${url}`, { event: 'run-link', ...run, url });
+  }
   let result: RollbackResult;
   try {
     result = await handle.result();
   } catch (err) {
     throw err instanceof WorkflowFailedError ? new RollbackFailedError(innermostMessage(err)) : err;
   }
-  deps.report(describeRollback(result));
+  deps.report(describeRollback(result), {
+    event: 'rolled-back',
+    ...run,
+    toTimestamp: result.target.timestamp,
+    toImage: result.target.image || undefined,
+    files: result.target.files,
+    restored: result.restored,
+    manifestKey: result.manifestKey,
+  });
   return result;
 }
 

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
-import { DefaultLogger, Runtime, type LogLevel, type Logger, type TelemetryOptions } from '@temporalio/worker';
+import { format } from 'node:util';
+import { DefaultLogger, Runtime, type Logger, type TelemetryOptions } from '@temporalio/worker';
+import { resolveLogSettings, type ResolvedLogSettings } from '../config';
 import { oneLine } from '../errors';
+import { createLog, currentLog, installLog, type Log, type LogLevel } from './log';
 import { DURATION_BUCKETS } from './metric-names';
 
 /** Thrown when the metrics endpoint cannot listen where it was told to. */
@@ -42,15 +45,35 @@ export function installRuntime(options: InstallRuntimeOptions = {}): Runtime {
   }
 }
 
+let sdkLevel: ResolvedLogSettings['sdkLevel'] = 'WARN';
+
 /**
- * The SDK's own log lines. At INFO they drown the Job's progress lines; warnings and errors
- * still show, except the one every activity-only worker (the Job's) logs by design.
+ * Installs the process-wide log with the command's `--log-format` and `--log-level`, and
+ * remembers the level of the SDK's own lines; runs before the runtime is installed.
  */
-export function createLogger(): Logger {
-  const level = (process.env.PUSHCACHE_LOG_LEVEL?.toUpperCase() as LogLevel | undefined) ?? 'WARN';
+export function installLogging(settings: ResolvedLogSettings): Log {
+  sdkLevel = settings.sdkLevel;
+  return installLog(createLog(settings));
+}
+
+/**
+ * The SDK's own log lines, through pushcache's log: in json mode they are JSON lines like the
+ * rest, in pretty mode the text they always were, on stderr. At INFO they drown the Job's
+ * progress lines; warnings and errors still show, except the one every activity-only worker
+ * (the Job's) logs by design.
+ */
+export function createLogger(log: Log = currentLog(), level: ResolvedLogSettings['sdkLevel'] = sdkLevel): Logger {
   return new DefaultLogger(level, (entry) => {
     if (entry.message.startsWith('No workflows registered')) return;
-    console.error(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}`, entry.meta ?? '');
+    const time = new Date(Number(entry.timestampNanos / 1_000_000n));
+    log.write({
+      level: entry.level.toLowerCase() as LogLevel,
+      msg: entry.message,
+      fields: { logger: 'temporal', ...entry.meta },
+      time,
+      pretty: format(`${time.toISOString()} [${entry.level}] ${entry.message}`, entry.meta ?? ''),
+      prettyStream: 'stderr',
+    });
   });
 }
 
@@ -63,11 +86,13 @@ export function withOwnRuntime(cmd: Command): Command {
 }
 
 /**
- * Installs the logging-only runtime before any command runs that does not install its own.
- * Nothing is installed when a module is merely imported, so tests can load the commands.
+ * Installs the log (from the command's own flags) and the logging-only runtime before any
+ * command runs that does not install its own. Nothing is installed when a module is merely
+ * imported, so tests can load the commands.
  */
 export function installRuntimeBeforeActions(program: Command): Command {
   return program.hook('preAction', (_program, command) => {
+    installLogging(resolveLogSettings(command.optsWithGlobals()));
     if (!installsOwnRuntime.has(command)) installRuntime();
   });
 }

@@ -69,6 +69,12 @@ describe('storage settings', () => {
   });
 });
 
+describe('endpoint credentials', () => {
+  it('refuses an endpoint URL that carries credentials, since endpoints are logged', () => {
+    expect(() => resolveStorageSettings({ endpoint: 'https://key:secret@minio.example:9000' }, {})).toThrow(/must not contain credentials/);
+  });
+});
+
 describe('temporal settings', () => {
   it('reads TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, flags first', () => {
     expect(resolveTemporalSettings({}, { TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'fe' })).toEqual({
