@@ -61,29 +61,27 @@ export class FilesystemStorage implements ReadableStorage {
   }
 
   async put(key: string, body: ObjectBody, options: WriteOptions): Promise<void> {
-    const target = this.objectPath(key);
-    await this.ensureBucket();
-    const temp = await this.writeTemp(key, body);
-    let sidecar: string | undefined;
-    try {
-      sidecar = await this.writeSidecarTemp(key, temp, options);
-      await this.place(key, temp.path, target);
-      await this.place(key, sidecar, this.metaPath(key));
-    } finally {
-      await removeQuietly(temp.path);
-      if (sidecar) await removeQuietly(sidecar);
-    }
+    await this.write(key, body, options, false);
   }
 
   async putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean> {
+    return this.write(key, body, options, true);
+  }
+
+  /** Resolves false when `exclusive` and the key already exists; nothing is written then. */
+  private async write(key: string, body: ObjectBody, options: WriteOptions, exclusive: boolean): Promise<boolean> {
     const target = this.objectPath(key);
     await this.ensureBucket();
     const temp = await this.writeTemp(key, body);
     let sidecar: string | undefined;
     try {
       sidecar = await this.writeSidecarTemp(key, temp, options);
-      // link() refuses an existing name: the exclusive create, with the whole body visible at once.
-      if (!(await this.placeExclusive(key, temp.path, target))) return false;
+      if (exclusive) {
+        // link() refuses an existing name: the exclusive create, with the whole body visible at once.
+        if (!(await this.placeExclusive(key, temp.path, target))) return false;
+      } else {
+        await this.place(key, temp.path, target);
+      }
       await this.place(key, sidecar, this.metaPath(key));
       return true;
     } finally {
