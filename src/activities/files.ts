@@ -152,12 +152,23 @@ export function createFileActivities(deps: FileActivityDeps) {
       const finished = new Array<boolean>(files.length).fill(false);
       let prefix = resumeAt;
       const beat = setInterval(() => ctx.heartbeat(prefix), heartbeatIntervalMs);
+      // After a failure no new file starts, but the uploads under way finish and count, and the
+      // prefix is reported before the attempt fails: a retry resumes there, not at the last
+      // timed beat (the SDK sends at most one per 80% of the heartbeat timeout). Without this,
+      // attempts that each failed within seconds on a flaky store all restarted from zero.
+      let failure: { err: unknown } | undefined;
       try {
         await pMap(
           files.slice(resumeAt),
           async (file, i) => {
-            ctx.cancellationSignal.throwIfAborted();
-            await upload(input.app, tree, file, input.cacheMaxAge);
+            if (failure) return;
+            try {
+              ctx.cancellationSignal.throwIfAborted();
+              await upload(input.app, tree, file, input.cacheMaxAge);
+            } catch (err) {
+              failure ??= { err };
+              return;
+            }
             finished[resumeAt + i] = true;
             while (prefix < files.length && finished[prefix]) prefix++;
           },
@@ -165,6 +176,10 @@ export function createFileActivities(deps: FileActivityDeps) {
         );
       } finally {
         clearInterval(beat);
+      }
+      if (failure) {
+        ctx.heartbeat(prefix);
+        throw failure.err;
       }
       return { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
     },

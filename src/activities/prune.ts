@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
-import { buildCopiesPrefix, dataPrefix, prunePlanKey, prunePlanPrefix, stagingPrefix } from '../contract/keys';
+import { buildCopiesPrefix, dataPrefix, isAppKey, prunePlanKey, prunePlanPrefix, stagingPrefix } from '../contract/keys';
+import { CorruptRecordError } from '../errors';
 import { validateAppName } from '../contract/names';
 import { collect, listAppNames, readInFlight, readManifests } from '../prune/app-state';
 import { parsePrunePlanRecord, type PrunePlanRecord } from '../prune/plan-record';
@@ -76,6 +77,12 @@ export function createPruneActivities(deps: PruneActivityDeps) {
       // Entry-file copies are pushcache's own records, counted with its other leftovers.
       const records = [...plan.copies.map((o) => o.key), ...staleRecords];
       const keys = [...deletedManifests.map((m) => m.key), ...plan.objects.map((o) => o.key), ...records];
+      // Every key comes from a listing of the app's own prefixes; an object whose key has a
+      // '..' segment (which some stores resolve) stops the prune of the app rather than going.
+      const foreign = keys.find((k) => !isAppKey(app, k));
+      if (foreign !== undefined) {
+        throw new CorruptRecordError(foreign, `its key is not a plain key of app ${app} (a '.' or '..' segment), so the prune of ${app} deletes nothing; remove it by hand`);
+      }
       let planKey: string | undefined;
       if (!input.dryRun && keys.length > 0) {
         const record: PrunePlanRecord = { version: 1, app, keys };

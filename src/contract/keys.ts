@@ -54,3 +54,12 @@ export function copyBuildId(app: string, key: string): string | undefined {
 export function isEntryFile(relpath: string): boolean {
   return relpath === ENTRY_POINT || relpath === 'index.html' || /^app-info[^/]*\.json$/.test(relpath);
 }
+
+/**
+ * True for a key a prune of `app` may delete: under one of the app's own prefixes, with no
+ * `.` or `..` segment that a store normalising paths could resolve into another prefix.
+ */
+export function isAppKey(app: string, key: string): boolean {
+  const prefixes = [dataPrefix(app), manifestPrefix(app), buildCopiesPrefix(app), stagingPrefix(app), prunePlanPrefix(app)];
+  return prefixes.some((p) => key.startsWith(p) && key.length > p.length) && !key.split('/').some((s) => s === '.' || s === '..');
+}

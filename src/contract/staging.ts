@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { FileRecordSchema, type FileRecord } from './manifest';
+import { CorruptRecordError } from '../errors';
+import { relPathProblem } from './names';
 import { checkRecord, parseJsonObject } from './records';
 
 /**
@@ -22,8 +24,12 @@ export const StagingRecordSchema = z.object({
 });
 export type StagingRecord = z.infer<typeof StagingRecordSchema>;
 
+/** Like a manifest's, its paths must be safe: a prune keeps them, a commit names them in a manifest. */
 export function parseStagingRecord(key: string, body: string): StagingRecord {
-  return checkRecord(key, StagingRecordSchema, parseJsonObject(key, body));
+  const record = checkRecord(key, StagingRecordSchema, parseJsonObject(key, body));
+  const bad = [...record.files.map((f) => f.path), ...(record.skipped ?? [])].find((p) => relPathProblem(p) !== undefined);
+  if (bad !== undefined) throw new CorruptRecordError(key, `lists an unsafe path ${JSON.stringify(bad)}`);
+  return record;
 }
 
 export type { FileRecord };

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { isAppKey, prunePlanPrefix } from '../contract/keys';
+import { validateAppName } from '../contract/names';
 import { checkRecord, parseJsonObject } from '../contract/records';
+import { CorruptRecordError } from '../errors';
 
 /**
  * The keys one prune of one app will delete, manifests first. Kept in the bucket rather than
@@ -12,6 +15,25 @@ export const PrunePlanRecordSchema = z.object({
 });
 export type PrunePlanRecord = z.infer<typeof PrunePlanRecordSchema>;
 
+/**
+ * A plan is read back from the bucket before its keys are deleted, so it is checked like any
+ * object there: it must belong to the app its key names and list only that app's keys.
+ */
 export function parsePrunePlanRecord(key: string, body: string): PrunePlanRecord {
-  return checkRecord(key, PrunePlanRecordSchema, parseJsonObject(key, body));
+  const record = checkRecord(key, PrunePlanRecordSchema, parseJsonObject(key, body));
+  if (!APP_NAME_OK(record.app) || !key.startsWith(prunePlanPrefix(record.app))) {
+    throw new CorruptRecordError(key, `it is the plan of app ${JSON.stringify(record.app)}, which its key does not name`);
+  }
+  const foreign = record.keys.find((k) => !isAppKey(record.app, k));
+  if (foreign !== undefined) throw new CorruptRecordError(key, `it lists ${JSON.stringify(foreign)}, which is not a key of app ${record.app}`);
+  return record;
 }
+
+const APP_NAME_OK = (app: string): boolean => {
+  try {
+    validateAppName(app);
+    return true;
+  } catch {
+    return false;
+  }
+};

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import {
   DeleteObjectCommand,
@@ -19,7 +20,7 @@ import pMap from 'p-map';
 import type { ServerSideEncryption } from '../config';
 import { StorageError, type StorageFailureKind } from '../errors';
 import { PART_SIZE } from './etag';
-import { SignedPut } from './signed-put';
+import { SIGNED_PUT_ATTEMPTS, SignedPut } from './signed-put';
 import type { ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 
 export interface S3StorageOptions {
@@ -55,6 +56,8 @@ const STORES_WITHOUT_BULK_DELETE = new Set<string>();
 const SINGLE_DELETES_IN_FLIGHT = 16;
 // Parts in flight per multipart upload; each holds one part in memory.
 const PARTS_IN_FLIGHT = 2;
+// Attempts per request within one activity attempt (the SDK's, the signed PUT's, a streamed upload's).
+const SDK_ATTEMPTS = SIGNED_PUT_ATTEMPTS;
 
 interface Agents {
   http: http.Agent;
@@ -85,7 +88,7 @@ export function createS3Client(options: S3StorageOptions, agents: Agents = keepA
     credentials: options.credentials,
     forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
     // Temporal retries whole activities with backoff; the SDK's own retries cover blips only.
-    maxAttempts: 3,
+    maxAttempts: SDK_ATTEMPTS,
     // We keep our own sha256 per object, and aws-chunked trailers cost a copy per request.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -148,19 +151,34 @@ export class S3Storage implements ReadableStorage {
       await this.call('write', key, () => this.client.send(new PutObjectCommand(this.putInput(key, bytes, options))));
       return;
     }
-    if (body.size <= this.partSize) {
-      const input = { ...this.putInput(key, body.open(), options), ContentLength: body.size };
-      await this.call('write', key, () => this.client.send(new PutObjectCommand(input)));
-      return;
-    }
-    const upload = new Upload({
-      client: this.client,
-      params: this.putInput(key, body.open(), options),
-      partSize: this.partSize,
-      queueSize: PARTS_IN_FLIGHT,
-      leavePartsOnError: false,
+    // The SDK does not resend a streamed body; these retries do, each from a fresh stream.
+    await this.retryUnavailable(async () => {
+      if (body.size <= this.partSize) {
+        const input = { ...this.putInput(key, body.open(), options), ContentLength: body.size };
+        await this.call('write', key, () => this.client.send(new PutObjectCommand(input)));
+        return;
+      }
+      const upload = new Upload({
+        client: this.client,
+        params: this.putInput(key, body.open(), options),
+        partSize: this.partSize,
+        queueSize: PARTS_IN_FLIGHT,
+        leavePartsOnError: false,
+      });
+      await this.call('write', key, () => upload.done());
     });
-    await this.call('write', key, () => upload.done());
+  }
+
+  /** Runs `fn` again while it fails with StorageUnavailable, up to the SDK's own attempt count. */
+  private async retryUnavailable(fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= SDK_ATTEMPTS || !(err instanceof StorageError) || err.kind !== 'StorageUnavailable') throw err;
+        await sleep(Math.random() * 100 * 2 ** attempt);
+      }
+    }
   }
 
   async putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean> {
@@ -304,7 +322,7 @@ export class S3Storage implements ReadableStorage {
       AccessDenied: 'the credentials were refused; check the access key and secret (PUSHCACHE_AWS_* or -u/-c)',
       BucketNotFound: `the bucket does not exist; create it or pass the right one with -b`,
       TlsFailure: "the TLS connection failed: trust the CA that signed the store's certificate with --ca-bundle / AWS_CA_BUNDLE, check that the host name matches it, or use http:// if the store does not speak TLS",
-      StorageUnavailable: 'the object store did not answer; it will be retried',
+      StorageUnavailable: 'the object store did not answer, or asked to slow down; retried with backoff up to --max-attempts times',
       StorageError: 'unexpected answer from the object store',
     };
     return new StorageError(kind, `${action} ${where} failed: ${hint[kind]} (${describe(err)})`, { cause: err });

@@ -1,6 +1,7 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 /**
@@ -77,13 +78,34 @@ interface WireRequest {
   headers: Record<string, string>;
 }
 
+/**
+ * Attempts per PUT, as many as the SDK client makes for every other call (`maxAttempts` in
+ * s3.ts): a throttled or dropped request is sent again here, after a short jittered wait, rather
+ * than failing a whole batch and waiting for the activity's retry with backoff. With one in five
+ * requests failing, a 300-file batch otherwise never got through its ten attempts.
+ */
+export const SIGNED_PUT_ATTEMPTS = 3;
+// The SDK's standard retry strategy: full jitter over 100 ms doubling per attempt.
+const RETRY_BASE_MS = 100;
+// Answers and socket errors after which the same PUT can succeed; a PUT is idempotent.
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
+
+/** True for a throttled or failed answer (429, 5xx) and for a connection that broke. */
+export function isTransientPutError(err: unknown): boolean {
+  if (err instanceof S3ResponseError) return err.$metadata.httpStatusCode === 429 || err.$metadata.httpStatusCode >= 500;
+  return TRANSIENT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
 async function send(agent: http.Agent, request: WireRequest, body: Buffer): Promise<void> {
-  // A keep-alive socket the server closed in the meantime fails at once; one fresh try is standard.
-  try {
-    return await sendOnce(agent, request, body);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') throw err;
-    return sendOnce(agent, request, body);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendOnce(agent, request, body);
+    } catch (err) {
+      if (attempt >= SIGNED_PUT_ATTEMPTS || !isTransientPutError(err)) throw err;
+      // A keep-alive socket the server closed in the meantime fails at once: that first retry is immediate.
+      const stale = attempt === 1 && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
+      if (!stale) await sleep(Math.random() * RETRY_BASE_MS * 2 ** attempt);
+    }
   }
 }
 
