@@ -41,7 +41,9 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     scheduleToStartTimeout: input.jobAbsenceTimeout,
     retry,
   });
-  const bucket = proxyActivities<StorageActivities>({ startToCloseTimeout: '5m', retry });
+  // Short bucket calls (one manifest write, one delete): a worker that dies in one is replaced
+  // after this timeout, so it is kept small.
+  const bucket = proxyActivities<StorageActivities>({ startToCloseTimeout: '2m', retry });
 
   const { runId } = workflowInfo();
   const timestamp = Math.floor(workflowInfo().runStartTime.getTime() / 1000);

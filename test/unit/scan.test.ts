@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidNameError, SourceError } from '../../src/errors';
@@ -66,6 +67,57 @@ describe('scanSource', () => {
   it('rejects names that cannot become safe keys', async () => {
     const root = tree({ 'a\\b.js': 'a' });
     await expect(scanSource(root)).rejects.toThrow(InvalidNameError);
+  });
+
+  it('rejects a UNIX socket with a clear error', async () => {
+    const root = tree({ 'a.js': 'a' });
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(path.join(root, 'control.sock'), resolve));
+    try {
+      await expect(scanSource(root)).rejects.toThrow(SourceError);
+      await expect(scanSource(root)).rejects.toThrow(/control.sock is not a regular file \(a FIFO, socket or device\); remove it from the build/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('keeps the NFC and NFD forms of one name as two files, each under its own bytes', async () => {
+    const nfc = 'caf\u00e9.js';
+    const nfd = 'cafe\u0301.js';
+    expect(nfc.normalize('NFC')).toBe(nfd.normalize('NFC'));
+    const root = tree({ [nfc]: 'composed', [nfd]: 'decomposed' });
+    const files = (await scanSource(root)).files;
+    expect(files.map((f) => Buffer.from(f.path).toString('hex'))).toEqual([nfd, nfc].map((n) => Buffer.from(n).toString('hex')));
+    expect(files.find((f) => f.path === nfc)!.sha256).toBe(createHash('sha256').update('composed').digest('hex'));
+    expect(files.find((f) => f.path === nfd)!.sha256).toBe(createHash('sha256').update('decomposed').digest('hex'));
+  });
+
+  it('lists empty files with size 0 and the digests of no bytes', async () => {
+    const root = tree({ 'empty.js': '', 'd/index.html': '' });
+    const files = (await scanSource(root)).files;
+    expect(files).toEqual([
+      { path: 'd/index.html', size: 0, sha256: createHash('sha256').digest('hex'), etag: createHash('md5').digest('hex') },
+      { path: 'empty.js', size: 0, sha256: createHash('sha256').digest('hex'), etag: createHash('md5').digest('hex') },
+    ]);
+  });
+
+  it('accepts a path of 900 bytes and rejects one of 901, counting bytes rather than characters', async () => {
+    // Segments stay under the 255-byte name limit of the file system.
+    const dirs = `${'d'.repeat(200)}/${'e'.repeat(200)}/${'f'.repeat(200)}/${'g'.repeat(200)}/`;
+    const fits = `${dirs}${'h'.repeat(93)}.js`;
+    expect(Buffer.byteLength(fits)).toBe(900);
+    expect((await scanSource(tree({ [fits]: 'x' }))).files.map((f) => f.path)).toEqual([fits]);
+
+    const tooLong = `${dirs}${'h'.repeat(94)}.js`;
+    expect(Buffer.byteLength(tooLong)).toBe(901);
+    await expect(scanSource(tree({ [tooLong]: 'x' }))).rejects.toThrow(InvalidNameError);
+    await expect(scanSource(tree({ [tooLong]: 'x' }))).rejects.toThrow(/is longer than 900 bytes \(S3 keys stop at 1024\); rename it/);
+
+    // 849 characters, 901 bytes: é is two bytes in UTF-8.
+    const wide = `${dirs}${'\u00e9'.repeat(47)}.js`;
+    expect(wide.length).toBeLessThan(900);
+    expect(Buffer.byteLength(wide)).toBe(901);
+    await expect(scanSource(tree({ [wide]: 'x' }))).rejects.toThrow(/is longer than 900 bytes/);
   });
 
   it('reports a missing source directory', async () => {
