@@ -6,10 +6,10 @@ import { cacheControl, contentType } from '../contract/headers';
 import { CorruptRecordError } from '../errors';
 import { readManifests } from '../prune/app-state';
 import { NotRestorableError } from '../rollback/errors';
-import { assertRestorable, resolveTarget, restoreOrder, rollbackCacheMaxAge, type ListedObject } from '../rollback/target';
+import { assertRestorable, resolveTarget, restoreOrder, rollbackCacheMaxAge } from '../rollback/target';
 import type { CheckRollbackInput, CommitRollbackInput, RestoreEntryFilesInput, RollbackTarget } from '../rollback/types';
 import type { Storage } from '../storage/storage';
-import { listAppObjects } from './earlier-builds';
+import { listAppObjects, listUnder } from './earlier-builds';
 import { withFailureTranslation } from './failures';
 import { MAX_TIMESTAMP_PROBES, writtenBy } from './manifest-write';
 import type { CommitManifestResult, UploadResult } from './types';
@@ -34,7 +34,7 @@ export function createRollbackActivities(deps: RollbackActivityDeps) {
       const manifests = await readManifests(storage, app);
       const target = resolveTarget(app, manifests, input.to);
       const buildId = target.manifest.publishId ?? '';
-      const [objects, copies] = await Promise.all([listAppObjects(storage, app), buildId ? listCopies(storage, app, buildId) : new Map()]);
+      const [objects, copies] = await Promise.all([listAppObjects(storage, app), buildId ? listUnder(storage, buildCopyPrefix(app, buildId)) : new Map()]);
       assertRestorable(app, target, objects, copies);
       const m = target.manifest;
       const cacheMaxAge = rollbackCacheMaxAge(target, manifests);
@@ -99,13 +99,6 @@ export function createRollbackActivities(deps: RollbackActivityDeps) {
 }
 
 export type RollbackActivities = ReturnType<typeof createRollbackActivities>;
-
-async function listCopies(storage: Storage, app: string, buildId: string): Promise<Map<string, ListedObject>> {
-  const prefix = buildCopyPrefix(app, buildId);
-  const copies = new Map<string, ListedObject>();
-  for await (const o of storage.list(prefix)) copies.set(o.key.slice(prefix.length), { size: o.size, etag: o.etag });
-  return copies;
-}
 
 /** The target's manifest, checked again: it was restorable, so it has what a restore needs. */
 async function readTarget(storage: Storage, key: string): Promise<Manifest> {

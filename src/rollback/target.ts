@@ -1,6 +1,7 @@
 import { ENTRY_POINT, isBuildId, isEntryFile } from '../contract/keys';
 import type { Manifest } from '../contract/manifest';
 import type { StoredManifest } from '../prune/app-state';
+import type { ExistingObject } from '../source/upload-plan';
 import { NotRestorableError } from './errors';
 import type { RollbackTo } from './types';
 
@@ -10,10 +11,7 @@ import type { RollbackTo } from './types';
  */
 
 /** What a listing says about an object. */
-export interface ListedObject {
-  size: number;
-  etag?: string;
-}
+export type ListedObject = ExistingObject;
 
 /** Paths shown in an error before "and N more". */
 const SHOWN = 5;

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli';
-import { listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
+import { jobEnv, listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
 import { makeCertificates, startGrpcTlsProxy, type Certificates, type GrpcTlsProxy } from '../helpers/tls';
 import { copyExample } from '../helpers/trees';
 
@@ -26,15 +26,10 @@ afterAll(async () => {
   await harness?.close();
 });
 
+/** A Job's environment without TEMPORAL_ADDRESS, which each test sets (or a profile supplies). */
 function storageEnv(): Record<string, string> {
-  const { credentials, minioEndpoint } = testServers();
-  return {
-    PUSHCACHE_AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    PUSHCACHE_AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    PUSHCACHE_AWS_ENDPOINT: minioEndpoint,
-    PUSHCACHE_AWS_BUCKET_NAME: bucket,
-    PUSHCACHE_TASK_QUEUE: harness.taskQueue,
-  };
+  const { TEMPORAL_ADDRESS: _direct, ...env } = jobEnv(harness.taskQueue, bucket);
+  return env;
 }
 
 function populate(app: string, args: string[], env: Record<string, string>): Promise<CliResult> {
