@@ -37,6 +37,8 @@ export interface StorageSettings {
   forcePathStyle?: boolean;
   /** Server-side encryption requested for every object written. */
   serverSideEncryption?: ServerSideEncryption;
+  /** Deadlines of every request to the store: to connect, and of silence once connected. */
+  timeouts: { connectMs: number; requestMs: number };
 }
 
 export type ServerSideEncryption = { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId?: string };
@@ -165,6 +167,7 @@ export function resolveStorageSettings(options: RawOptions, env: Env = process.e
         ? 'PUSHCACHE_AWS_* environment'
         : 'the AWS default credential chain',
     ...storageTransport(options, env),
+    timeouts: storageTimeouts(options, env),
     ...(s.mode === 'filesystem' ? { filesystemRoot: resolvePath(s.root!) } : {}),
   };
 }
@@ -202,6 +205,29 @@ function readCaBundle(file: string): string {
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([`CA bundle ${file} holds no PEM certificate`]);
   return pem;
+}
+
+export const STORAGE_TIMEOUT_DEFAULTS = { connectTimeout: '10s', requestTimeout: '30s' } as const;
+
+/** A duration such as 500ms, 10s or 2m, in milliseconds; at least 1 ms. */
+const milliseconds = (flag: string) =>
+  z
+    .string()
+    .regex(/^\d+(ms|s|m)$/, `${flag} must look like 500ms, 10s or 2m`)
+    .transform((d) => Number(/^\d+/.exec(d)![0]) * ({ ms: 1, s: 1000, m: 60_000 } as const)[/(ms|s|m)$/.exec(d)![0] as 'ms' | 's' | 'm'])
+    .pipe(z.number().min(1, `${flag} must be more than 0`).max(3_600_000, `${flag} must be at most 60m`));
+
+const TimeoutsSchema = z.object({
+  connectMs: milliseconds('--connect-timeout'),
+  requestMs: milliseconds('--request-timeout'),
+});
+
+/** `--connect-timeout` / PUSHCACHE_AWS_CONNECT_TIMEOUT and `--request-timeout` / PUSHCACHE_AWS_REQUEST_TIMEOUT. */
+function storageTimeouts(options: RawOptions, env: Env): StorageSettings['timeouts'] {
+  return parse(TimeoutsSchema, {
+    connectMs: first(options.connectTimeout) ?? first(env.PUSHCACHE_AWS_CONNECT_TIMEOUT) ?? STORAGE_TIMEOUT_DEFAULTS.connectTimeout,
+    requestMs: first(options.requestTimeout) ?? first(env.PUSHCACHE_AWS_REQUEST_TIMEOUT) ?? STORAGE_TIMEOUT_DEFAULTS.requestTimeout,
+  });
 }
 
 const TemporalSchema = z.object({

@@ -57,6 +57,24 @@ export class SourceChangedError extends PushcacheError {
   readonly permanent = true;
 }
 
+/**
+ * Thrown by a storage backend when the bytes it was given to write are not the ones the caller
+ * staged (other content, fewer or more bytes): the source file changed during the publish.
+ * Nothing is left at the key by that write; retrying would only send the changed bytes again.
+ */
+export class ContentMismatchError extends PushcacheError {
+  override readonly name = 'ContentMismatchError';
+  readonly type = 'SourceChanged';
+  readonly permanent = true;
+  constructor(
+    readonly key: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the bytes sent for ${key} are not the ones staged (${detail}): the source changed during the publish`, options);
+  }
+}
+
 export type StorageFailureKind = 'AccessDenied' | 'BucketNotFound' | 'TlsFailure' | 'StorageUnavailable' | 'StorageError';
 
 /** Thrown by storage backends; `kind` says whether waiting can help. */

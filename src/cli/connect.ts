@@ -47,5 +47,6 @@ export function openStorage(settings: StorageSettings, bucket = settings.bucket)
     forcePathStyle: settings.forcePathStyle,
     caCertificates: settings.caCertificates,
     serverSideEncryption: settings.serverSideEncryption,
+    timeouts: settings.timeouts,
   });
 }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { PRUNE_DEFAULTS, PUBLISH_DEFAULTS, RETENTION_DEFAULTS } from '../config';
+import { PRUNE_DEFAULTS, PUBLISH_DEFAULTS, RETENTION_DEFAULTS, STORAGE_TIMEOUT_DEFAULTS } from '../config';
 
 /**
  * valpop's flags, with the same short names and VALPOP_<NAME> variables, plus pushcache's own.
@@ -21,7 +21,11 @@ export function withStorageOptions(cmd: Command): Command {
     .addOption(new Option('--ca-bundle <path>', "PEM CA certificates to trust for an https endpoint, besides Node's (or PUSHCACHE_AWS_CA_BUNDLE, AWS_CA_BUNDLE)"))
     .addOption(new Option('--addressing <path|virtual>', 'bucket in the path (MinIO, default) or in the host name (or PUSHCACHE_AWS_ADDRESSING)'))
     .addOption(new Option('--sse <AES256|aws:kms>', 'server-side encryption of every object written (or PUSHCACHE_AWS_SSE)'))
-    .addOption(new Option('--sse-kms-key-id <id>', 'KMS key of --sse aws:kms; default the bucket\'s (or PUSHCACHE_AWS_SSE_KMS_KEY_ID)'));
+    .addOption(new Option('--sse-kms-key-id <id>', 'KMS key of --sse aws:kms; default the bucket\'s (or PUSHCACHE_AWS_SSE_KMS_KEY_ID)'))
+    .addOption(new Option('--connect-timeout <duration>', `time to connect to the store, per request (default ${STORAGE_TIMEOUT_DEFAULTS.connectTimeout}, or PUSHCACHE_AWS_CONNECT_TIMEOUT)`))
+    .addOption(
+      new Option('--request-timeout <duration>', `silence from the store after which a request is retried (default ${STORAGE_TIMEOUT_DEFAULTS.requestTimeout}, or PUSHCACHE_AWS_REQUEST_TIMEOUT)`),
+    );
 }
 
 /** How and what pushcache logs; src/config.ts resolveLogSettings reads them. */

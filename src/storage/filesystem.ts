@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { constants, createWriteStream, type Stats } from 'node:fs';
 import { access, link, lstat, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pMap from 'p-map';
 import { z } from 'zod';
-import { InvalidNameError, StorageError } from '../errors';
+import { ContentMismatchError, InvalidNameError, isPushcacheError, StorageError } from '../errors';
 import { EtagHasher, PART_SIZE } from './etag';
 import type { ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 
@@ -60,19 +60,60 @@ export class FilesystemStorage implements ReadableStorage {
     }
   }
 
-  async put(key: string, body: ObjectBody, options: WriteOptions): Promise<void> {
-    await this.write(key, body, options, false);
+  async put(key: string, body: ObjectBody, options: WriteOptions): Promise<boolean> {
+    return this.write(key, body, options, options.ifAbsent === true);
   }
 
   async putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean> {
     return this.write(key, body, options, true);
   }
 
+  /**
+   * Copies the data file through a temporary file (so the ETag is computed from the bytes
+   * copied) and the headers and metadata the source's sidecar holds; both appear by rename, as
+   * a put's do. A source whose sidecar is missing or stale is copied with no metadata, as
+   * `application/octet-stream`.
+   */
+  async copy(fromKey: string, toKey: string, attempt = 1): Promise<boolean> {
+    const source = await this.read(fromKey);
+    if (!source) return false;
+    const options: WriteOptions = {
+      contentType: source.contentType ?? 'application/octet-stream',
+      cacheControl: source.cacheControl ?? '',
+      metadata: source.metadata,
+    };
+    let opened = false;
+    try {
+      await this.write(
+        toKey,
+        {
+          size: source.size,
+          open: () => {
+            opened = true;
+            return source.body;
+          },
+        },
+        options,
+        false,
+      );
+    } catch (err) {
+      // The source was rewritten while it was copied: copy what is there now, as S3 would.
+      if (err instanceof ContentMismatchError && attempt < COPY_ATTEMPTS) return this.copy(fromKey, toKey, attempt + 1);
+      if (err instanceof ContentMismatchError) {
+        throw new StorageError('StorageUnavailable', `copy ${fromKey} to ${toKey} in ${this.description} failed: the source kept changing while it was copied`, { cause: err });
+      }
+      throw err;
+    } finally {
+      if (!opened) source.body.destroy();
+    }
+    return true;
+  }
+
   /** Resolves false when `exclusive` and the key already exists; nothing is written then. */
   private async write(key: string, body: ObjectBody, options: WriteOptions, exclusive: boolean): Promise<boolean> {
     const target = this.objectPath(key);
     await this.ensureBucket();
-    const temp = await this.writeTemp(key, body);
+    const temp = await this.writeTemp(key, body, options);
     let sidecar: string | undefined;
     try {
       sidecar = await this.writeSidecarTemp(key, temp, options);
@@ -204,8 +245,11 @@ export class FilesystemStorage implements ReadableStorage {
     }
   }
 
-  /** Streams the body into a fresh temporary file, computing the ETag S3 would give the same bytes. */
-  private async writeTemp(key: string, body: ObjectBody): Promise<{ path: string; etag: string; stats: Stats }> {
+  /**
+   * Streams the body into a fresh temporary file, computing the ETag S3 would give the same
+   * bytes, and checks it against the staged size and sha256 before anything is renamed into place.
+   */
+  private async writeTemp(key: string, body: ObjectBody, options: WriteOptions): Promise<{ path: string; etag: string; stats: Stats }> {
     this.tmpMade ??= mkdir(this.tmpDir, { recursive: true });
     try {
       await this.tmpMade;
@@ -216,21 +260,27 @@ export class FilesystemStorage implements ReadableStorage {
     const file = path.join(this.tmpDir, randomUUID());
     const size = Buffer.isBuffer(body) ? body.length : body.size;
     const hasher = new EtagHasher(this.partSize, size);
+    const sha = options.sha256 === undefined ? undefined : createHash('sha256');
     let written = 0;
     try {
       if (Buffer.isBuffer(body)) {
         hasher.update(body);
+        sha?.update(body);
         written = body.length;
         await writeFile(file, body, { flag: 'wx' });
+        options.onProgress?.(written);
       } else {
         await pipeline(
           body.open(),
           async function* (source: AsyncIterable<Buffer>) {
             try {
               for await (const chunk of source) {
-                hasher.update(chunk);
                 written += chunk.length;
+                if (written > size) throw new ContentMismatchError(key, `more than the ${size} bytes staged`);
+                hasher.update(chunk);
+                sha?.update(chunk);
                 yield chunk;
+                options.onProgress?.(written);
               }
             } catch (err) {
               throw new BodyReadError(err);
@@ -239,13 +289,13 @@ export class FilesystemStorage implements ReadableStorage {
           createWriteStream(file, { flags: 'wx' }),
         );
       }
-      if (written !== size) {
-        throw new StorageError('StorageError', `write ${key} in ${this.description} failed: the body had ${written} bytes instead of the announced ${size}`);
-      }
+      if (written !== size) throw new ContentMismatchError(key, `${written} bytes instead of the ${size} staged`);
+      const actual = sha?.digest('hex');
+      if (actual !== undefined && actual !== options.sha256) throw new ContentMismatchError(key, `sha256 ${actual} instead of ${options.sha256}`);
       return { path: file, etag: hasher.digest(), stats: await stat(file) };
     } catch (err) {
       await removeQuietly(file);
-      // The caller's stream failed (a source file vanished): its own error says what happened.
+      // The caller's stream failed (a source file vanished), or its bytes are not the staged ones: that error says what happened.
       if (err instanceof BodyReadError) throw err.cause;
       throw this.translate(err, 'write', key);
     }
@@ -407,7 +457,7 @@ export class FilesystemStorage implements ReadableStorage {
   }
 
   private translate(err: unknown, action: string, key: string | undefined): Error {
-    if (err instanceof StorageError || err instanceof InvalidNameError) return err;
+    if (isPushcacheError(err)) return err;
     const where = key === undefined ? this.description : `${key} in ${this.description}`;
     const code = codeOf(err);
     const detail = err instanceof Error ? err.message : String(err);
@@ -443,6 +493,8 @@ const DELETE_CONCURRENCY = 32;
 const STAT_CONCURRENCY = 32;
 // A concurrent delete may remove a directory between its mkdir and the rename into it.
 const PLACE_ATTEMPTS = 5;
+// Copies of an object that something rewrites meanwhile.
+const COPY_ATTEMPTS = 3;
 
 const SidecarSchema = z.object({
   contentType: z.string(),

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -18,10 +20,11 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import pMap from 'p-map';
 import type { ServerSideEncryption } from '../config';
-import { StorageError, type StorageFailureKind } from '../errors';
+import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailureKind } from '../errors';
 import { PART_SIZE } from './etag';
-import { SIGNED_PUT_ATTEMPTS, SignedPut } from './signed-put';
+import { DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
 import type { ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
+import { VerifyingStream } from './verify';
 
 export interface S3StorageOptions {
   /** Full endpoint URL, e.g. `http://127.0.0.1:9000`; undefined means AWS S3 for `region`. */
@@ -41,6 +44,8 @@ export interface S3StorageOptions {
   caCertificates?: string[];
   /** Server-side encryption asked for on every write. */
   serverSideEncryption?: ServerSideEncryption;
+  /** Deadlines of every request. Default 10 s to connect, 30 s of silence. */
+  timeouts?: StoreTimeouts;
 }
 
 // DeleteObjects refuses more than 1,000 keys in one call.
@@ -92,30 +97,46 @@ export function createS3Client(options: S3StorageOptions, agents: Agents = keepA
     // We keep our own sha256 per object, and aws-chunked trailers cost a copy per request.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: new NodeHttpHandler({
-      httpAgent: agents.http,
-      httpsAgent: agents.https,
-      connectionTimeout: 10_000,
-      requestTimeout: 120_000,
-    }),
+    requestHandler: new NodeHttpHandler(deadlines(agents, options.timeouts ?? DEFAULT_TIMEOUTS)),
   });
+}
+
+/**
+ * The handler options that make the SDK's deadlines fire, as @smithy/node-http-handler 4.x
+ * implements them (read in its source, proven by test/integration/storage-deadlines.test.ts):
+ * - `connectionTimeout` destroys a request whose socket has not connected in time;
+ * - `socketTimeout` is an idle timer on the connected socket (reset by every byte either way):
+ *   it fires on a store that never answers, that goes silent mid-upload, or mid-download;
+ * - `requestTimeout` is not used: it runs from the start of a request to its answer's headers,
+ *   body upload included, so it would cap how long an 8 MiB part may take on a slow link; and
+ *   without `throwOnRequestTimeout` it only logs a warning.
+ * The socket timer is armed 3 s late for values of 6 s and more, so a silence is noticed after
+ * at most requestMs + 3 s.
+ */
+function deadlines(agents: Agents, timeouts: StoreTimeouts) {
+  return { httpAgent: agents.http, httpsAgent: agents.https, connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.requestMs };
 }
 
 export class S3Storage implements ReadableStorage {
   readonly description: string;
   private readonly partSize: number;
   private readonly encryption: EncryptionHeaders;
+  /** The endpoint as messages name it. */
+  private readonly endpoint: string;
+  private readonly timeouts: StoreTimeouts;
 
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
-    options: { endpoint?: string; partSize?: number; serverSideEncryption?: ServerSideEncryption } = {},
+    options: { endpoint?: string; partSize?: number; serverSideEncryption?: ServerSideEncryption; timeouts?: StoreTimeouts } = {},
     /** Sends small bodies without the SDK's middleware; absent for virtual-hosted AWS S3. */
     private readonly signedPut?: SignedPut,
   ) {
     this.description = `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.partSize = options.partSize ?? PART_SIZE;
     this.encryption = encryptionHeaders(options.serverSideEncryption);
+    this.endpoint = options.endpoint ?? 'the AWS S3 endpoint of the region';
+    this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   }
 
   static open(options: S3StorageOptions): S3Storage {
@@ -130,6 +151,7 @@ export class S3Storage implements ReadableStorage {
           agent: endpoint.protocol === 'https:' ? agents.https : agents.http,
           credentials: () => client.config.credentials(),
           region: () => client.config.region(),
+          timeouts: options.timeouts,
         })
       : undefined;
     return new S3Storage(client, options.bucket, options, signedPut);
@@ -139,55 +161,132 @@ export class S3Storage implements ReadableStorage {
     await this.call('check bucket', undefined, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
   }
 
-  async put(key: string, body: ObjectBody, options: WriteOptions): Promise<void> {
+  async put(key: string, body: ObjectBody, options: WriteOptions): Promise<boolean> {
     if (Buffer.isBuffer(body) || body.size < BUFFER_LIMIT) {
       const bytes = Buffer.isBuffer(body) ? body : await readAll(body.open());
-      if (this.signedPut) {
-        // A data file's sha256 is signed as the payload hash: the store verifies the bytes it got.
-        const headers = { 'content-type': options.contentType, 'cache-control': options.cacheControl, ...metaHeaders(options.metadata), ...this.encryption.headers };
-        await this.call('write', key, () => this.signedPut!.put(key, bytes, headers, options.metadata?.sha256));
-        return;
-      }
-      await this.call('write', key, () => this.client.send(new PutObjectCommand(this.putInput(key, bytes, options))));
-      return;
+      if (!Buffer.isBuffer(body) && bytes.length !== body.size) throw new ContentMismatchError(key, `${bytes.length} bytes instead of the ${body.size} staged`);
+      const written = await this.putBuffer(key, bytes, options);
+      if (written) options.onProgress?.(bytes.length);
+      return written;
     }
     // The SDK does not resend a streamed body; these retries do, each from a fresh stream.
-    await this.retryUnavailable(async () => {
-      if (body.size <= this.partSize) {
-        const input = { ...this.putInput(key, body.open(), options), ContentLength: body.size };
-        await this.call('write', key, () => this.client.send(new PutObjectCommand(input)));
-        return;
+    return this.retryUnavailable('write', key, () => this.putStream(key, body, options));
+  }
+
+  /** Same as put with ifAbsent. */
+  async putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean> {
+    return this.put(key, body, { ...options, ifAbsent: true });
+  }
+
+  private async putBuffer(key: string, bytes: Buffer, options: WriteOptions): Promise<boolean> {
+    // Signed as the payload hash (the staged sha256, or a data file's sha256 metadata): the store
+    // then refuses other bytes itself, and the refusal is a ContentMismatchError, never retried.
+    const staged = options.sha256 ?? options.metadata?.sha256;
+    try {
+      if (this.signedPut) {
+        const headers = {
+          'content-type': options.contentType,
+          'cache-control': options.cacheControl,
+          ...metaHeaders(options.metadata),
+          ...this.encryption.headers,
+          ...(options.ifAbsent ? { 'if-none-match': '*' } : {}),
+        };
+        await this.signedPut.put(key, bytes, headers, staged);
+      } else {
+        // Without a signed payload hash the SDK signs what it sends: compare before sending.
+        if (options.sha256 !== undefined) {
+          const actual = createHash('sha256').update(bytes).digest('hex');
+          if (actual !== options.sha256) throw new ContentMismatchError(key, `sha256 ${actual} instead of ${options.sha256}`);
+        }
+        await this.client.send(new PutObjectCommand({ ...this.putInput(key, bytes, options), ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}) }));
       }
-      const upload = new Upload({
-        client: this.client,
-        params: this.putInput(key, body.open(), options),
-        partSize: this.partSize,
-        queueSize: PARTS_IN_FLIGHT,
-        leavePartsOnError: false,
-      });
-      await this.call('write', key, () => upload.done());
+      return true;
+    } catch (err) {
+      if (options.ifAbsent && statusOf(err) === 412) return false;
+      if (staged !== undefined && isPayloadHashRefusal(err)) {
+        throw new ContentMismatchError(key, `the store computed another sha256 than the staged ${staged}: ${describe(err)}`, { cause: err });
+      }
+      throw this.translate(err, 'write', key);
+    }
+  }
+
+  /**
+   * One attempt at a streamed body: the file is read through a VerifyingStream, so a body that
+   * differs from the staged size or sha256 fails before its last bytes go out. The single PUT
+   * is then aborted; the multipart upload is aborted and never completed.
+   */
+  private async putStream(key: string, body: { size: number; open: () => Readable }, options: WriteOptions): Promise<boolean> {
+    const verifier = new VerifyingStream(key, body.size, options.sha256, options.onProgress);
+    const abort = new AbortController();
+    let bodyError: unknown;
+    verifier.on('error', (err) => {
+      bodyError ??= err;
+      abort.abort();
     });
+    // A failing source (a vanished file) destroys the verifier with its own error.
+    pipeline(body.open(), verifier, () => undefined);
+    const conditional = options.ifAbsent ? { IfNoneMatch: '*' } : {};
+    try {
+      if (body.size <= this.partSize) {
+        const input = { ...this.putInput(key, verifier, options), ...conditional, ContentLength: body.size };
+        await this.client.send(new PutObjectCommand(input), { abortSignal: abort.signal });
+      } else {
+        // IfNoneMatch rides along to CompleteMultipartUpload (lib-storage passes its params on),
+        // where MinIO and S3 apply it: the object appears only if the key is still free.
+        const upload = new Upload({
+          client: this.client,
+          params: { ...this.putInput(key, verifier, options), ...conditional },
+          partSize: this.partSize,
+          queueSize: PARTS_IN_FLIGHT,
+          leavePartsOnError: false,
+        });
+        await upload.done();
+      }
+      return true;
+    } catch (err) {
+      if (bodyError !== undefined) throw new BodyReadError(bodyError);
+      if (options.ifAbsent && statusOf(err) === 412) return false;
+      throw err;
+    } finally {
+      verifier.destroy();
+    }
   }
 
   /** Runs `fn` again while it fails with StorageUnavailable, up to the SDK's own attempt count. */
-  private async retryUnavailable(fn: () => Promise<void>): Promise<void> {
+  private async retryUnavailable<T>(action: string, key: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
-      } catch (err) {
+      } catch (raw) {
+        // The body's own failure (a mismatch, a vanished source file) says what happened; it is never retried here.
+        if (raw instanceof BodyReadError) throw raw.cause;
+        const err = isPushcacheError(raw) ? raw : this.translate(raw, action, key, attempt);
         if (attempt >= SDK_ATTEMPTS || !(err instanceof StorageError) || err.kind !== 'StorageUnavailable') throw err;
         await sleep(Math.random() * 100 * 2 ** attempt);
       }
     }
   }
 
-  async putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean> {
+  async copy(fromKey: string, toKey: string): Promise<boolean> {
     try {
-      await this.client.send(new PutObjectCommand({ ...this.putInput(key, body, options), IfNoneMatch: '*' }));
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: toKey,
+          CopySource: `${this.bucket}/${encodeKey(fromKey)}`,
+          MetadataDirective: 'COPY',
+          ...this.encryption.input,
+        }),
+      );
       return true;
     } catch (err) {
-      if (statusOf(err) === 412) return false;
-      throw this.translate(err, 'write', key);
+      if (nameOf(err) === 'NoSuchKey') return false;
+      if (nameOf(err) === 'InvalidRequest' && /size|larger/i.test(err instanceof Error ? err.message : '')) {
+        throw new StorageError('StorageError', `copy ${fromKey} to ${toKey} in ${this.description} failed: a single CopyObject copies at most 5 GiB (${describe(err)})`, {
+          cause: err,
+        });
+      }
+      throw this.translate(err, 'copy', `${fromKey} to ${toKey}`);
     }
   }
 
@@ -314,9 +413,11 @@ export class S3Storage implements ReadableStorage {
     }
   }
 
-  private translate(err: unknown, action: string, key: string | undefined): StorageError {
+  private translate(err: unknown, action: string, key: string | undefined, attempts?: number): StorageError {
     if (err instanceof StorageError) return err;
     const where = key === undefined ? this.description : `${key} in ${this.description}`;
+    const deadline = this.deadlineMessage(err, attempts);
+    if (deadline) return new StorageError('StorageUnavailable', `${action} ${where} failed: ${deadline} (${describe(err)})`, { cause: err });
     const kind = classify(err);
     const hint: Record<StorageFailureKind, string> = {
       AccessDenied: 'the credentials were refused; check the access key and secret (PUSHCACHE_AWS_* or -u/-c)',
@@ -327,6 +428,52 @@ export class S3Storage implements ReadableStorage {
     };
     return new StorageError(kind, `${action} ${where} failed: ${hint[kind]} (${describe(err)})`, { cause: err });
   }
+
+  /** What to check when a request hit one of the deadlines; undefined for other failures. */
+  private deadlineMessage(err: unknown, attempts = attemptsOf(err)): string | undefined {
+    const phase = timeoutPhase(err);
+    if (!phase) return undefined;
+    const tries = attempts && attempts > 1 ? ` (${attempts} attempts)` : '';
+    if (phase === 'connect') {
+      return `could not connect to the store at ${this.endpoint} within ${seconds(this.timeouts.connectMs)}${tries}: check the endpoint's host and port, and that the network lets this pod reach it (--connect-timeout)`;
+    }
+    return (
+      `the store at ${this.endpoint} accepted the connection but sent no answer within ${seconds(this.timeouts.requestMs)}${tries}: ` +
+      `check that ${this.endpoint} is an S3/MinIO endpoint and that it is up (--request-timeout)`
+    );
+  }
+}
+
+/** Which deadline a failed request hit: the SDK's connection or socket timeout, or the signed PUT's. */
+function timeoutPhase(err: unknown): 'connect' | 'answer' | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof StoreTimeoutError) return e.phase;
+    if (e.name === 'TimeoutError' && /establish a connection/.test(e.message)) return 'connect';
+    if (e.name === 'TimeoutError' && /inactivity|requestTimeout/.test(e.message)) return 'answer';
+  }
+  return undefined;
+}
+
+function attemptsOf(err: unknown): number | undefined {
+  const e = err as { attempts?: number; $metadata?: { attempts?: number } };
+  return e?.attempts ?? e?.$metadata?.attempts;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** Marks an error of the body's stream, so that it is not taken for a problem of the store. */
+class BodyReadError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('reading the body failed', { cause });
+  }
+}
+
+/** The store's refusal of a body whose sha256 is not the signed payload hash (MinIO and S3 codes). */
+function isPayloadHashRefusal(err: unknown): boolean {
+  const name = nameOf(err) ?? '';
+  return name === 'XAmzContentSHA256Mismatch' || name === 'BadDigest' || name === 'XAmzContentChecksumMismatch' || name === 'InvalidDigest';
 }
 
 // Includes what the default credential chain throws when it finds no credentials or STS refuses

@@ -17,6 +17,35 @@ export interface SignedPutTarget {
   /** The S3 client's own resolved providers, so the credential chain and its caching are shared. */
   credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
   region: () => Promise<string>;
+  /** Deadlines of each attempt; see StoreTimeouts. Default DEFAULT_TIMEOUTS. */
+  timeouts?: StoreTimeouts;
+}
+
+/**
+ * Deadlines of every request to the store. `connectMs` bounds opening the TCP (and TLS)
+ * connection; `requestMs` bounds any silence once connected: while the body goes out, and
+ * between the last byte sent and the answer. Neither bounds a request that keeps making progress.
+ */
+export interface StoreTimeouts {
+  connectMs: number;
+  requestMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: StoreTimeouts = { connectMs: 10_000, requestMs: 30_000 };
+
+/**
+ * A request that hit one of the StoreTimeouts: `phase` says which. Its code ETIMEDOUT makes it
+ * transient for the retries here and for the SDK's classifier alike.
+ */
+export class StoreTimeoutError extends Error {
+  override readonly name = 'StoreTimeoutError';
+  readonly code = 'ETIMEDOUT';
+  constructor(
+    readonly phase: 'connect' | 'answer',
+    readonly timeoutMs: number,
+  ) {
+    super(phase === 'connect' ? `no connection within ${timeoutMs} ms` : `no answer within ${timeoutMs} ms of silence`);
+  }
 }
 
 /** An S3 error answer, shaped like the SDK's errors so one classifier serves both. */
@@ -57,7 +86,7 @@ export class SignedPut {
       },
     };
     const signed = await this.signer.sign(request);
-    await send(this.target.agent, { ...request, headers: signed.headers as Record<string, string> }, body);
+    await send(this.target.agent, { ...request, headers: signed.headers as Record<string, string> }, body, this.target.timeouts ?? DEFAULT_TIMEOUTS);
   }
 }
 
@@ -96,12 +125,16 @@ export function isTransientPutError(err: unknown): boolean {
   return TRANSIENT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 
-async function send(agent: http.Agent, request: WireRequest, body: Buffer): Promise<void> {
+async function send(agent: http.Agent, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await sendOnce(agent, request, body);
+      return await sendOnce(agent, request, body, timeouts);
     } catch (err) {
-      if (attempt >= SIGNED_PUT_ATTEMPTS || !isTransientPutError(err)) throw err;
+      if (attempt >= SIGNED_PUT_ATTEMPTS || !isTransientPutError(err)) {
+        // Read by the caller's messages, as the SDK's errors carry theirs in $metadata.
+        if (err instanceof Error) Object.assign(err, { attempts: attempt });
+        throw err;
+      }
       // A keep-alive socket the server closed in the meantime fails at once: that first retry is immediate.
       const stale = attempt === 1 && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
       if (!stale) await sleep(Math.random() * RETRY_BASE_MS * 2 ** attempt);
@@ -109,11 +142,12 @@ async function send(agent: http.Agent, request: WireRequest, body: Buffer): Prom
   }
 }
 
-function sendOnce(agent: http.Agent, request: WireRequest, body: Buffer): Promise<void> {
+function sendOnce(agent: http.Agent, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
   const transport = request.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
+    // Node's `timeout` option arms the socket's idle timer only once it is connected.
     const req = transport.request(
-      { agent, method: request.method, hostname: request.hostname, port: request.port, path: request.path, headers: request.headers, timeout: 120_000 },
+      { agent, method: request.method, hostname: request.hostname, port: request.port, path: request.path, headers: request.headers, timeout: timeouts.requestMs },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -128,7 +162,15 @@ function sendOnce(agent: http.Agent, request: WireRequest, body: Buffer): Promis
         });
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+    req.on('timeout', () => req.destroy(new StoreTimeoutError('answer', timeouts.requestMs)));
+    req.on('socket', (socket) => {
+      // A kept-alive socket is connected already; a new one gets connectMs to connect.
+      if (!socket.connecting) return;
+      const timer = setTimeout(() => req.destroy(new StoreTimeoutError('connect', timeouts.connectMs)), timeouts.connectMs);
+      const clear = () => clearTimeout(timer);
+      socket.once(request.protocol === 'https:' ? 'secureConnect' : 'connect', clear);
+      req.once('close', clear);
+    });
     req.on('error', reject);
     req.end(body);
   });

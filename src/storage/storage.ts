@@ -16,6 +16,19 @@ export interface WriteOptions {
   cacheControl: string;
   /** Stored as `x-amz-meta-*`; values must be ASCII. */
   metadata?: Record<string, string>;
+  /**
+   * Hex sha256 the caller staged for these bytes. The write fails with ContentMismatchError and
+   * leaves no object behind (no completed multipart, no partial file) when the body's bytes
+   * differ: changed, shrunk or grown source.
+   */
+  sha256?: string;
+  /** Write only when no object has this key; put then resolves false without writing. */
+  ifAbsent?: boolean;
+  /**
+   * Called as bytes of the body are consumed for sending, with the running total for this
+   * attempt; lets a caller heartbeat on real progress.
+   */
+  onProgress?: (bytesSent: number) => void;
 }
 
 /**
@@ -27,8 +40,11 @@ export interface Storage {
   readonly description: string;
   /** Fails with a permanent StorageError when the bucket is missing or the credentials are refused. */
   checkAccess(): Promise<void>;
-  put(key: string, body: ObjectBody, options: WriteOptions): Promise<void>;
-  /** Writes only if no object has the key; resolves false when one already exists. */
+  /** Resolves true when written, false only when options.ifAbsent was set and the key already existed. */
+  put(key: string, body: ObjectBody, options: WriteOptions): Promise<boolean>;
+  /** Server-side copy keeping the source's content-type, cache-control and metadata; resolves false when the source does not exist. */
+  copy(fromKey: string, toKey: string): Promise<boolean>;
+  /** Writes only if no object has the key; resolves false when one already exists. Same as put with ifAbsent. */
   putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean>;
   /** Reads a small object whole; undefined when it does not exist. */
   get(key: string): Promise<Buffer | undefined>;

@@ -21,11 +21,18 @@ export class RecordingStorage implements Storage {
   checkAccess(): Promise<void> {
     return this.inner.checkAccess();
   }
-  async put(key: string, body: ObjectBody, options: WriteOptions): Promise<void> {
+  async put(key: string, body: ObjectBody, options: WriteOptions): Promise<boolean> {
     this.events.push({ key, phase: 'start' });
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    await this.inner.put(key, body, options);
+    const written = await this.inner.put(key, body, options);
     this.events.push({ key, phase: 'end' });
+    return written;
+  }
+  async copy(fromKey: string, toKey: string): Promise<boolean> {
+    this.events.push({ key: toKey, phase: 'start' });
+    const copied = await this.inner.copy(fromKey, toKey);
+    this.events.push({ key: toKey, phase: 'end' });
+    return copied;
   }
   async putIfAbsent(key: string, body: Buffer, options: WriteOptions): Promise<boolean> {
     this.events.push({ key, phase: 'start' });

@@ -41,7 +41,7 @@ class JobStorage extends RecordingStorage {
   ) {
     super(inner, [], 20);
   }
-  override async put(key: string, body: ObjectBody, options: WriteOptions): Promise<void> {
+  override async put(key: string, body: ObjectBody, options: WriteOptions): Promise<boolean> {
     if (key.startsWith('pushcache/staging/') && this.beforeStaging) await this.beforeStaging();
     return super.put(key, body, options);
   }

@@ -12,7 +12,17 @@ describe('storage settings', () => {
       region: 'us-east-1',
       credentials: undefined,
       credentialSource: 'the AWS default credential chain',
+      timeouts: { connectMs: 10_000, requestMs: 30_000 },
     });
+  });
+
+  it('reads the store deadlines from flags or PUSHCACHE_AWS_*_TIMEOUT, flags first', () => {
+    expect(resolveStorageSettings({ connectTimeout: '500ms', requestTimeout: '2m' }, {}).timeouts).toEqual({ connectMs: 500, requestMs: 120_000 });
+    expect(resolveStorageSettings({}, { PUSHCACHE_AWS_CONNECT_TIMEOUT: '3s', PUSHCACHE_AWS_REQUEST_TIMEOUT: '45s' }).timeouts).toEqual({ connectMs: 3000, requestMs: 45_000 });
+    expect(resolveStorageSettings({ requestTimeout: '5s' }, { PUSHCACHE_AWS_REQUEST_TIMEOUT: '45s' }).timeouts.requestMs).toBe(5000);
+    expect(() => resolveStorageSettings({ connectTimeout: '10', requestTimeout: '0s' }, {})).toThrow(
+      /--connect-timeout must look like 500ms, 10s or 2m; --request-timeout must be more than 0/,
+    );
   });
 
   it('builds the endpoint from -a/-p and uses TLS on 443', () => {
