@@ -1,5 +1,5 @@
 import { dataPrefix, manifestPrefix, manifestTimestamp } from '../contract/keys';
-import { parseManifest } from '../contract/manifest';
+import { parseManifest, type Manifest } from '../contract/manifest';
 import type { EarlierBuilds, EarlierWrite, ExistingObject } from '../source/upload-plan';
 import type { Storage } from '../storage/storage';
 
@@ -23,7 +23,7 @@ export async function listUnder(storage: Storage, prefix: string): Promise<Map<s
  * unreadable manifest only means less is known (more is uploaded); it never fails a publish.
  * Called while the publish holds the app lock, so no prune deletes what it finds.
  */
-export async function readEarlierBuilds(storage: Storage, app: string): Promise<EarlierBuilds> {
+export async function readEarlierBuilds(storage: Storage, app: string): Promise<{ earlier: EarlierBuilds; newest?: NewestBuild }> {
   const keys: Array<{ key: string; ts: number }> = [];
   for await (const o of storage.list(manifestPrefix(app))) {
     const ts = manifestTimestamp(o.key);
@@ -31,7 +31,8 @@ export async function readEarlierBuilds(storage: Storage, app: string): Promise<
   }
   keys.sort((a, b) => b.ts - a.ts);
   const earlier = new Map<string, EarlierWrite>();
-  for (const { key } of keys.slice(0, MANIFESTS_READ)) {
+  let newest: NewestBuild | undefined;
+  for (const [i, { key, ts }] of keys.slice(0, MANIFESTS_READ).entries()) {
     const body = await storage.get(key);
     if (!body) continue;
     let manifest;
@@ -41,9 +42,17 @@ export async function readEarlierBuilds(storage: Storage, app: string): Promise<
       // What it named is unknown, so what older builds say about those paths may be stale.
       break;
     }
+    if (i === 0) newest = { key, timestamp: ts, manifest };
     for (const path of manifest.files) {
       if (!earlier.has(path)) earlier.set(path, { sha256: manifest.sha256?.[path], cacheMaxAge: manifest.cacheMaxAge });
     }
   }
-  return earlier;
+  return { earlier, newest };
+}
+
+/** The app's newest manifest, read whole. */
+export interface NewestBuild {
+  key: string;
+  timestamp: number;
+  manifest: Manifest;
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
 import { cacheControl, contentType } from '../contract/headers';
-import { buildCopyKey, dataKey, ENTRY_POINT, isEntryFile, stagingKey } from '../contract/keys';
+import { buildCopyKey, dataKey, ENTRY_POINT, isEntryFile, isGoLiveFile, stagingKey } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { validateAppName } from '../contract/names';
 import { parseStagingRecord, type StagingRecord } from '../contract/staging';
@@ -11,10 +11,13 @@ import { SourceChangedError } from '../errors';
 import { planBatches } from '../source/batches';
 import { planUploads } from '../source/upload-plan';
 import { scanSource, type ScannedSource } from '../source/scan';
-import type { Storage } from '../storage/storage';
+import { isSameBuild } from '../source/same-build';
+import type { Storage, WriteOptions } from '../storage/storage';
 import { listAppObjects, readEarlierBuilds } from './earlier-builds';
 import { withFailureTranslation } from './failures';
-import type { StageInput, StageSummary, UploadBatchInput, UploadEntryPointInput, UploadResult } from './types';
+import { createGoLiveActivities } from './go-live';
+import { progressHeartbeat } from './heartbeat';
+import type { DiscardStagingInput, StageInput, StageSummary, UploadBatchInput, UploadEntryPointInput, UploadResult } from './types';
 
 const WHOLE_READ_LIMIT = 1024 * 1024;
 
@@ -55,42 +58,51 @@ export function createFileActivities(deps: FileActivityDeps) {
     if (scans.size > 4) scans.delete(scans.keys().next().value!);
   }
 
-  async function upload(app: string, tree: ScannedSource, file: FileRecord, cacheMaxAge: number, key = dataKey(app, file.path)): Promise<void> {
+  /**
+   * Writes one file of the staged tree. The store checks the bytes against the staged sha256,
+   * so a file changed since staging fails the publish (SourceChanged) instead of going up.
+   */
+  async function upload(
+    app: string,
+    tree: ScannedSource,
+    file: FileRecord,
+    cacheMaxAge: number,
+    options: Pick<WriteOptions, 'ifAbsent' | 'onProgress'> = {},
+    key = dataKey(app, file.path),
+  ): Promise<boolean> {
     const abs = path.join(tree.root, file.path);
     // A blocking read of a small file, just hashed and so in the page cache, takes microseconds;
     // a stream costs a thread-pool round trip per open, read and close, which profiling of a
     // 10,000-file publish showed as the Job's largest CPU cost after request signing.
     const body = file.size < WHOLE_READ_LIMIT ? readStagedFile(abs, file.path) : { size: file.size, open: () => createReadStream(abs) };
-    await deps.storage.put(
-      key,
-      body,
-      {
-        contentType: contentType(file.path),
-        cacheControl: cacheControl(file.path, cacheMaxAge),
-        metadata: { sha256: file.sha256 },
-      },
-    );
+    return deps.storage.put(key, body, {
+      contentType: contentType(file.path),
+      cacheControl: cacheControl(file.path, cacheMaxAge),
+      metadata: { sha256: file.sha256 },
+      sha256: file.sha256,
+      ...options,
+    });
   }
 
-  // What each staged publish uploads, by staging key; rebuilt from the staging record after a restart.
-  const uploads = new Map<string, FileRecord[]>();
+  // What each staged publish uploads in batches, by staging key; rebuilt from the staging record after a restart.
 
-  async function uploadList(input: UploadBatchInput): Promise<{ tree: ScannedSource; files: FileRecord[] }> {
+  const uploads = new Map<string, BatchedUploads>();
+
+  async function uploadList(input: UploadBatchInput): Promise<{ tree: ScannedSource } & BatchedUploads> {
     const tree = await stagedTree(input.sourceDir, input.listDigest);
-    let files = input.stagingKey ? uploads.get(input.stagingKey) : undefined;
-    if (!files) {
-      const skipped = new Set(input.stagingKey ? await skippedBy(input.stagingKey) : []);
-      files = batchedUploads(tree, skipped);
-      if (input.stagingKey) uploads.set(input.stagingKey, files);
+    let batched = input.stagingKey ? uploads.get(input.stagingKey) : undefined;
+    if (!batched) {
+      batched = batchedUploads(tree, input.stagingKey ? await stagingRecord(input.stagingKey) : undefined);
+      if (input.stagingKey) uploads.set(input.stagingKey, batched);
     }
-    return { tree, files };
+    return { tree, ...batched };
   }
 
-  async function skippedBy(key: string): Promise<string[]> {
+  async function stagingRecord(key: string): Promise<StagingRecord> {
     const body = await deps.storage.get(key);
     // Gone only once the manifest is written, and then no batch runs any more.
     if (!body) throw new SourceChangedError(`the staging record ${key} of this publish is gone`);
-    return parseStagingRecord(key, body.toString('utf8')).skipped ?? [];
+    return parseStagingRecord(key, body.toString('utf8'));
   }
 
   return withFailureTranslation({
@@ -102,7 +114,25 @@ export function createFileActivities(deps: FileActivityDeps) {
       validateAppName(input.app);
       const tree = await scan(input.sourceDir);
       remember(tree);
-      const [existing, earlier] = await Promise.all([listAppObjects(deps.storage, input.app), readEarlierBuilds(deps.storage, input.app)]);
+      const [existing, { earlier, newest }] = await Promise.all([listAppObjects(deps.storage, input.app), readEarlierBuilds(deps.storage, input.app)]);
+      const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
+      if (input.goLive && newest && isSameBuild(newest.manifest, input.image, tree.files, existing)) {
+        // valpop skips a populate of the image it published last; writing nothing keeps a
+        // re-created Job from pushing older builds out of the -n window with copies of this one.
+        return {
+          fileCount: tree.files.length,
+          totalBytes: tree.totalBytes,
+          listDigest: tree.listDigest,
+          batchCount: 0,
+          entryPointBytes: null,
+          stagingKey: '',
+          uploadFiles: 0,
+          uploadBytes: 0,
+          skippedFiles: tree.files.length,
+          skippedBytes: tree.totalBytes,
+          upToDate: { manifestKey: newest.key, timestamp: newest.timestamp },
+        };
+      }
       const plan = planUploads(tree.files, existing, earlier, input.cacheMaxAge);
       const record: StagingRecord = {
         version: 1,
@@ -115,16 +145,17 @@ export function createFileActivities(deps: FileActivityDeps) {
         files: tree.files,
         cacheMaxAge: input.cacheMaxAge,
         skipped: plan.skip.map((f) => f.path),
+        ...(input.goLive ? { deferred: plan.replace.map((f) => f.path) } : {}),
       };
       const key = stagingKey(input.app, input.publishId);
       await deps.storage.put(key, Buffer.from(JSON.stringify(record)), {
         contentType: 'application/json',
         cacheControl: 'no-store',
       });
-      const toUpload = batchedUploads(tree, new Set(record.skipped));
-      uploads.set(key, toUpload);
+      const batched = batchedUploads(tree, record);
+      uploads.set(key, batched);
+      const toUpload = batched.files;
       const entryPoint = tree.files.find((f) => f.path === ENTRY_POINT);
-      const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
       return {
         fileCount: tree.files.length,
         totalBytes: tree.totalBytes,
@@ -139,9 +170,13 @@ export function createFileActivities(deps: FileActivityDeps) {
       };
     },
 
-    /** Uploads one batch; after a retry it resumes from the last file it reported done. */
+    /**
+     * Uploads one batch; after a retry it resumes from the last file it reported done. In a
+     * go-live publish it only creates objects: a key that exists by now belongs to a build that
+     * may be live, and is left to the go-live step.
+     */
     async uploadBatch(input: UploadBatchInput): Promise<UploadResult> {
-      const { tree, files: all } = await uploadList(input);
+      const { tree, files: all, createOnly } = await uploadList(input);
       const batch = planBatches(all.map((f) => f.size), input.batchLimits)[input.batchIndex];
       if (!batch) throw new SourceChangedError(`batch ${input.batchIndex} does not exist in the staged tree`);
       const files = all.slice(batch.start, batch.end);
@@ -151,7 +186,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       // Heartbeat the length of the finished prefix, so a retry skips exactly what is known done.
       const finished = new Array<boolean>(files.length).fill(false);
       let prefix = resumeAt;
-      const beat = setInterval(() => ctx.heartbeat(prefix), heartbeatIntervalMs);
+      const beat = progressHeartbeat(() => prefix, heartbeatIntervalMs, ctx);
       // After a failure no new file starts, but the uploads under way finish and count, and the
       // prefix is reported before the attempt fails: a retry resumes there, not at the last
       // timed beat (the SDK sends at most one per 80% of the heartbeat timeout). Without this,
@@ -164,18 +199,19 @@ export function createFileActivities(deps: FileActivityDeps) {
             if (failure) return;
             try {
               ctx.cancellationSignal.throwIfAborted();
-              await upload(input.app, tree, file, input.cacheMaxAge);
+              await upload(input.app, tree, file, input.cacheMaxAge, { ifAbsent: createOnly, onProgress: beat.advanced });
             } catch (err) {
               failure ??= { err };
               return;
             }
             finished[resumeAt + i] = true;
             while (prefix < files.length && finished[prefix]) prefix++;
+            beat.advanced();
           },
           { concurrency: input.uploadConcurrency },
         );
       } finally {
-        clearInterval(beat);
+        beat.stop();
       }
       if (failure) {
         ctx.heartbeat(prefix);
@@ -192,7 +228,7 @@ export function createFileActivities(deps: FileActivityDeps) {
     async keepEntryCopies(input: KeepEntryCopiesInput): Promise<UploadResult> {
       const tree = await stagedTree(input.sourceDir, input.listDigest);
       const entries = tree.files.filter((f) => isEntryFile(f.path));
-      await pMap(entries, (f) => upload(input.app, tree, f, input.cacheMaxAge, buildCopyKey(input.app, input.publishId, f.path)), { concurrency: 4 });
+      await pMap(entries, (f) => upload(input.app, tree, f, input.cacheMaxAge, {}, buildCopyKey(input.app, input.publishId, f.path)), { concurrency: 4 });
       return { files: entries.length, bytes: entries.reduce((sum, f) => sum + f.size, 0) };
     },
 
@@ -204,6 +240,13 @@ export function createFileActivities(deps: FileActivityDeps) {
       await upload(input.app, tree, entry, input.cacheMaxAge);
       return { files: 1, bytes: entry.size };
     },
+
+    ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs }),
+
+    /** Removes the staging record of a publish that gave up, so its files become collectable. */
+    async discardStaging(input: DiscardStagingInput): Promise<void> {
+      await deps.storage.delete([input.stagingKey]);
+    },
   });
 }
 
@@ -214,12 +257,23 @@ export interface KeepEntryCopiesInput extends UploadEntryPointInput {
   publishId: string;
 }
 
+interface BatchedUploads {
+  files: FileRecord[];
+  /** Batches may only create objects; replacing one is the go-live step's. */
+  createOnly: boolean;
+}
+
 /**
- * The files the upload batches carry: all but the skipped ones and the entry point, which goes
- * up last on its own. Stage and a restarted Job both derive the batches from this one list.
+ * The files the upload batches carry: new files only; skipped, held-back and short-cache files
+ * are not, and go up in the go-live step. Publishes staged before that step existed (no
+ * `deferred` in their record) batch everything but fed-mods.json, as they did. Stage and a
+ * restarted Job both derive the batches from this one function.
  */
-function batchedUploads(tree: ScannedSource, skipped: ReadonlySet<string>): FileRecord[] {
-  return tree.files.filter((f) => f.path !== ENTRY_POINT && !skipped.has(f.path));
+function batchedUploads(tree: ScannedSource, record: StagingRecord | undefined): BatchedUploads {
+  const skipped = new Set(record?.skipped ?? []);
+  if (record?.deferred === undefined) return { files: tree.files.filter((f) => f.path !== ENTRY_POINT && !skipped.has(f.path)), createOnly: false };
+  const deferred = new Set(record.deferred);
+  return { files: tree.files.filter((f) => !skipped.has(f.path) && !deferred.has(f.path) && !isGoLiveFile(f.path)), createOnly: true };
 }
 
 function readStagedFile(abs: string, relpath: string): Buffer {

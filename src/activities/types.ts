@@ -12,6 +12,11 @@ export interface StageInput {
   batchLimits: BatchLimits;
   /** Objects written with another max-age are uploaded again, for their headers. */
   cacheMaxAge: number;
+  /**
+   * Set by publishes that make their build live in one guarded step: files that would replace
+   * an object are held back for it, and a build identical to the newest one writes nothing.
+   */
+  goLive?: boolean;
 }
 
 export interface StageSummary {
@@ -28,6 +33,8 @@ export interface StageSummary {
   /** Files the bucket already holds with the right bytes and headers. */
   skippedFiles: number;
   skippedBytes: number;
+  /** The newest build already is this one, complete: nothing was staged and nothing is written. */
+  upToDate?: { manifestKey: string; timestamp: number };
 }
 
 export interface UploadBatchInput {
@@ -70,4 +77,40 @@ export interface CommitManifestResult {
 export interface DiscardStagingInput {
   bucket: string;
   stagingKey: string;
+}
+
+/** The go-live step of one publish; everything it needs is in the bucket and on the Job's disk. */
+export interface GoLiveInput {
+  app: string;
+  sourceDir: string;
+  listDigest: string;
+  stagingKey: string;
+  publishId: string;
+  timestamp: number;
+  cacheMaxAge: number;
+  uploadConcurrency: number;
+}
+
+export interface GoLiveSummary {
+  /** Files the go-live step writes, fed-mods.json included. */
+  writes: number;
+  /** Of those, the ones that replace an object, which was kept aside first. */
+  replaced: number;
+}
+
+export interface RestoreLiveInput {
+  app: string;
+  publishId: string;
+  timestamp: number;
+}
+
+export interface RestoreLiveResult {
+  /** Objects put back from what the go-live step kept aside. */
+  restored: number;
+  /** Objects the go-live step added, removed again. */
+  removed: number;
+  /** Paths that could not be put back (their kept copy is gone); at most 20. */
+  lost: string[];
+  /** The build's manifest was written: it is complete and live, and nothing was restored. */
+  alreadyLive: boolean;
 }

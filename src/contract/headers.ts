@@ -32,8 +32,13 @@ export function contentType(relpath: string): string {
 const SHORT_LIVED_SUFFIXES = ['index.html', 'fed-mods.json', 'app-info.json', 'app-info.deps.json'];
 export const SHORT_LIVED_CACHE_CONTROL = 'public, max-age=60, stale-while-revalidate=300';
 
+/** Files browsers revalidate within a minute: what they say takes effect at once. */
+export function isShortLived(relpath: string): boolean {
+  return SHORT_LIVED_SUFFIXES.some((suffix) => relpath.endsWith(suffix));
+}
+
 export function cacheControl(relpath: string, cacheMaxAge: number): string {
-  return SHORT_LIVED_SUFFIXES.some((suffix) => relpath.endsWith(suffix))
+  return isShortLived(relpath)
     ? SHORT_LIVED_CACHE_CONTROL
     : `public, max-age=${cacheMaxAge}`;
 }

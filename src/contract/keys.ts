@@ -1,5 +1,7 @@
 /** Object keys shared with valpop and the asset proxy (see the storage contract). */
 
+import { isShortLived } from './headers';
+
 export const ENTRY_POINT = 'fed-mods.json';
 
 export const dataPrefix = (app: string): string => `data/${app}/`;
@@ -54,6 +56,23 @@ export function copyBuildId(app: string, key: string): string | undefined {
 export function isEntryFile(relpath: string): boolean {
   return relpath === ENTRY_POINT || relpath === 'index.html' || /^app-info[^/]*\.json$/.test(relpath);
 }
+
+/**
+ * Files written only in a publish's go-live step: the entry files and every other short-cache
+ * file. Browsers pick up a new one within a minute, so writing one early would make part of a
+ * build live before the rest of it is in place.
+ */
+export function isGoLiveFile(relpath: string): boolean {
+  return isEntryFile(relpath) || isShortLived(relpath);
+}
+
+/**
+ * What a go-live step is about to overwrite, copied here first and kept until the new build's
+ * manifest is written, so a step that fails half-way can put the previous build back.
+ */
+export const goLivePrefix = (app: string): string => `pushcache/go-live/${app}/`;
+export const goLiveRecordKey = (app: string, publishId: string): string => `${goLivePrefix(app)}${publishId}.json`;
+export const goLiveBackupKey = (app: string, publishId: string, relpath: string): string => `${goLivePrefix(app)}${publishId}/${relpath}`;
 
 /**
  * True for a key a prune of `app` may delete: under one of the app's own prefixes, with no

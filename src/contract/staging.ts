@@ -21,13 +21,19 @@ export const StagingRecordSchema = z.object({
   cacheMaxAge: z.number().int().optional(),
   /** Paths already in the bucket with the right bytes and headers: not uploaded by this publish. */
   skipped: z.array(z.string()).optional(),
+  /**
+   * Paths the bucket holds with other bytes or unknown headers: rewriting them early would change
+   * the live build, so they are written in the go-live step. Absent in records of publishes
+   * started before the go-live step existed, whose batches carried them.
+   */
+  deferred: z.array(z.string()).optional(),
 });
 export type StagingRecord = z.infer<typeof StagingRecordSchema>;
 
 /** Like a manifest's, its paths must be safe: a prune keeps them, a commit names them in a manifest. */
 export function parseStagingRecord(key: string, body: string): StagingRecord {
   const record = checkRecord(key, StagingRecordSchema, parseJsonObject(key, body));
-  const bad = [...record.files.map((f) => f.path), ...(record.skipped ?? [])].find((p) => relPathProblem(p) !== undefined);
+  const bad = [...record.files.map((f) => f.path), ...(record.skipped ?? []), ...(record.deferred ?? [])].find((p) => relPathProblem(p) !== undefined);
   if (bad !== undefined) throw new CorruptRecordError(key, `lists an unsafe path ${JSON.stringify(bad)}`);
   return record;
 }

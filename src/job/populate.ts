@@ -8,6 +8,7 @@ import { scanSource, type ScannedSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
 import type { Report, ReportEvent } from '../telemetry/log';
 import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
+import { appLockWorkflowId, lockStateQuery } from '../workflows/app-lock';
 import { progressQuery, type PublishWorkflow } from '../workflows/publish';
 import type { PublishProgress, PublishResult } from '../workflows/types';
 import { publishWorkflowId, runUrl } from './workflow-id';
@@ -125,6 +126,13 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   const result = await worker.runUntil(waitWithProgress(handle, deps, run));
   if (result.prune) deps.report(describePrune(settings.app, result.prune), pruneEvent(result.prune, run));
   // Last, because an operator often sees only the last line of a Job's log.
+  if (result.upToDate) {
+    deps.report(
+      `nothing to publish for ${settings.app}: its newest build ${result.manifestKey} is ${settings.image} with all ${result.files} files in place; wrote nothing`,
+      { event: 'up-to-date', ...run, files: result.files, bytes: result.bytes, manifestKey: result.manifestKey, timestamp: result.timestamp, resumed: attached },
+    );
+    return { ...result, workflowId, runId, resumed: attached };
+  }
   deps.report(
     `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}` +
       (result.skipped ? ` (${result.uploaded} uploaded, ${result.skipped} already there)` : '') +
@@ -195,7 +203,8 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
       if (progress?.phase === 'uploading' && !since) since = { at: Date.now(), bytes: progress.bytes };
       const seconds = since ? (Date.now() - since.at) / 1000 : 0;
       const rate = since && seconds > 0 ? (progress!.bytes - since.bytes) / seconds : 0;
-      const line = progress ? describeProgress(progress, rate) : '';
+      const waitingFor = progress?.phase === 'waiting-to-go-live' ? await earlierPublishes(deps, run) : [];
+      const line = progress ? describeProgress(progress, rate, waitingFor) : '';
       if (line && line !== last) deps.report(line, { event: 'progress', ...run, ...progress, bytesPerSecond: Math.round(rate) || undefined });
       last = line || last;
     }
@@ -216,8 +225,26 @@ export class PublishFailedError extends Error {
   override readonly name = 'PublishFailedError';
 }
 
-/** One progress line; `bytesPerSecond` adds the rate and the time left while uploading. */
-export function describeProgress(p: PublishProgress, bytesPerSecond = 0): string {
+/**
+ * The publishes of this app that took the lock before this one and still hold it: the ones a
+ * build waiting to go live waits for. Empty when the lock cannot be asked.
+ */
+async function earlierPublishes(deps: PopulateDeps, run: RunFields): Promise<string[]> {
+  try {
+    const state = await deps.client.workflow.getHandle(appLockWorkflowId(deps.bucket, run.app)).query(lockStateQuery);
+    const own = state.holders.findIndex((h) => h.owner.workflowId === run.workflowId && h.mode === 'shared');
+    const before = own >= 0 ? state.holders.slice(0, own) : state.holders;
+    return [...new Set(before.filter((h) => h.owner.workflowId !== run.workflowId).map((h) => h.owner.workflowId))];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * One progress line; `bytesPerSecond` adds the rate and the time left while uploading,
+ * `waitingFor` the runs a build waiting to go live waits for.
+ */
+export function describeProgress(p: PublishProgress, bytesPerSecond = 0, waitingFor: readonly string[] = []): string {
   switch (p.phase) {
     case 'waiting-for-prune':
       return 'waiting for a running prune of this app to finish';
@@ -231,6 +258,16 @@ export function describeProgress(p: PublishProgress, bytesPerSecond = 0): string
         (bytesPerSecond > 0 ? `, ${formatBytes(bytesPerSecond)}/s, about ${Math.ceil((p.byteTotal - p.bytes) / bytesPerSecond)}s left` : '') +
         (p.skipped ? ` (${p.skipped} unchanged files skipped)` : '')
       );
+    case 'entry-copies':
+      return 'keeping copies of the entry files for rollbacks';
+    case 'waiting-to-go-live':
+      return waitingFor.length > 0
+        ? `every new file is up; waiting to go live until ${waitingFor.join(', ')} (started earlier) has gone live or failed`
+        : 'every new file is up; waiting for the go-live turn';
+    case 'going-live':
+      return `going live: writing ${p.fileTotal - p.files} changed and entry files, fed-mods.json last, then the manifest`;
+    case 'restoring':
+      return 'going live failed; putting the previous build back';
     case 'entry-point':
       return 'uploading fed-mods.json (every other file of the build is in place)';
     case 'manifest':

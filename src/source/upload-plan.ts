@@ -25,6 +25,8 @@ export interface UploadPlan {
   upload: FileRecord[];
   /** Already in the bucket with these bytes and these headers. */
   skip: FileRecord[];
+  /** Uploads over an object the bucket holds with other bytes or unverified headers (reasons changed and unverified). */
+  replace: FileRecord[];
   /** How many files are uploaded for each reason. */
   reasons: Record<UploadReason, number>;
 }
@@ -42,12 +44,13 @@ export function planUploads(
   earlier: EarlierBuilds,
   cacheMaxAge: number,
 ): UploadPlan {
-  const plan: UploadPlan = { upload: [], skip: [], reasons: { new: 0, changed: 0, unverified: 0, 'entry-point': 0 } };
+  const plan: UploadPlan = { upload: [], skip: [], replace: [], reasons: { new: 0, changed: 0, unverified: 0, 'entry-point': 0 } };
   for (const file of files) {
     const reason = uploadReason(file, existing.get(file.path));
     if (reason) {
       plan.upload.push(file);
       plan.reasons[reason]++;
+      if (reason === 'changed' || reason === 'unverified') plan.replace.push(file);
     } else {
       plan.skip.push(file);
     }

@@ -23,7 +23,13 @@ import type { LockActivities } from '../activities/lock';
  * when no publish holds it, or gives up after its wait and reports the app busy.
  */
 
-export type LockMode = 'shared' | 'exclusive';
+/**
+ * `go-live` is taken by a publish that already holds the lock shared, for the step that makes
+ * its build live. It is granted to one publish at a time, and only once every publish that took
+ * the shared lock before it has released it: builds of one app go live in the order they
+ * started, so a later build is never replaced by an earlier one.
+ */
+export type LockMode = 'shared' | 'exclusive' | 'go-live';
 
 export interface LockOwner {
   workflowId: string;
@@ -106,7 +112,8 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
     const admitted: LockRequest[] = [];
     for (let i = 0; i < waiting.length; ) {
       const r = waiting[i];
-      const free = r.mode === 'shared' ? !holders.some((h) => h.mode === 'exclusive') : holders.length === 0;
+      const free =
+        r.mode === 'shared' ? !holders.some((h) => h.mode === 'exclusive') : r.mode === 'go-live' ? goLiveTurn(r) : holders.length === 0;
       if (free) {
         holders.push(r);
         admitted.push(r);
@@ -116,6 +123,14 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
       }
     }
     return admitted;
+  }
+
+  /** The requester's turn comes when no one is going live and no publish that started before it is still running. */
+  function goLiveTurn(r: LockRequest): boolean {
+    if (holders.some((h) => h.mode === 'go-live')) return false;
+    const own = holders.findIndex((h) => h.mode === 'shared' && sameOwner(h.owner, r.owner));
+    const earlier = own >= 0 ? holders.slice(0, own) : holders;
+    return !earlier.some((h) => h.mode === 'shared' && !sameOwner(h.owner, r.owner));
   }
 
   async function grant(request: LockRequest): Promise<void> {
@@ -137,6 +152,10 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
     }
     if (closed.length > 0) dirty = true;
   }
+}
+
+function sameOwner(a: LockOwner, b: LockOwner): boolean {
+  return a.workflowId === b.workflowId && a.runId === b.runId;
 }
 
 function remove(list: LockRequest[], token: string): void {

@@ -16,14 +16,15 @@ import type { AppPruneResult } from '../prune/types';
 import { acquireAppLock } from './app-lock';
 import { describeFailure, PERMANENT, rootMessage } from './failures';
 import { PruneWorkflow } from './prune';
-import type { PostPublishPrune, PublishInput, PublishProgress, PublishResult } from './types';
+import type { PostPublishPrune, PublishInput, PublishPhase, PublishProgress, PublishResult } from './types';
 
 export const progressQuery = defineQuery<PublishProgress>('progress');
 
 /**
- * Publishes one build: every file, then fed-mods.json, then the manifest.
+ * Publishes one build: stage, upload the new files, then one guarded go-live step (the files
+ * that replace objects, the entry files, fed-mods.json last, the manifest), then prune.
  * History holds counts and digests only; the file list lives on the Job's disk and in the
- * staging record in the bucket.
+ * staging record in the bucket. Every write goes through the Job, with the store it was given.
  */
 export async function PublishWorkflow(input: PublishInput): Promise<PublishResult> {
   const retry: RetryPolicy = {
@@ -41,8 +42,15 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     scheduleToStartTimeout: input.jobAbsenceTimeout,
     retry,
   });
+  // Putting the previous build back must not give up while the store is briefly away.
+  const restoring = proxyActivities<FileActivities>({
+    taskQueue: input.filesTaskQueue,
+    startToCloseTimeout: '10m',
+    scheduleToStartTimeout: input.jobAbsenceTimeout,
+    retry: { ...retry, maximumAttempts: Math.max(input.maxAttempts, 20) || 0 },
+  });
   // Short bucket calls (one manifest write, one delete): a worker that dies in one is replaced
-  // after this timeout, so it is kept small.
+  // after this timeout, so it is kept small. Only runs started before the go-live step use them.
   const bucket = proxyActivities<StorageActivities>({ startToCloseTimeout: '2m', retry });
 
   const { runId } = workflowInfo();
@@ -57,50 +65,95 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     lock = await describeFailure('taking the app lock', () => acquireAppLock(input.bucket, input.app, 'shared'));
     progress.phase = 'staging';
   }
+  // Runs started before the guarded go-live step replay the order they were recorded with.
+  const guarded = patched('go-live');
   let result: PublishResult;
   try {
-    result = await publishHoldingLock();
+    result = guarded ? await publishThroughGoLive() : await publishBeforeGoLive();
   } finally {
     await lock?.release();
   }
   if (input.prune) {
     progress.phase = 'pruning';
     result.prune = await pruneAfterPublish(input.prune);
-    progress.phase = 'done';
   }
+  progress.phase = 'done';
   upsertMemo({ result });
   return result;
 
-  async function publishHoldingLock(): Promise<PublishResult> {
-    const staged = await describeFailure('staging the build', () =>
-      files.stageBuild({
-        app: input.app,
-        sourceDir: input.sourceDir,
-        image: input.image,
-        valpopImage: input.valpopImage,
-        timestamp,
-        publishId: runId,
-        batchLimits: input.batchLimits,
-        cacheMaxAge: input.cacheMaxAge,
-      }),
-    );
-    // Runs staged before files were skipped report no skip counts.
-    const skipped = staged.skippedFiles ?? 0;
-    Object.assign(progress, {
-      phase: 'uploading',
-      fileTotal: staged.uploadFiles ?? staged.fileCount,
-      byteTotal: staged.uploadBytes ?? staged.totalBytes,
-      skipped,
-      batchTotal: staged.batchCount,
-    });
-
+  async function publishThroughGoLive(): Promise<PublishResult> {
+    const staged = await step('staging', 'staging the build', () => files.stageBuild({ ...stageInput(), goLive: true }));
+    if (staged.upToDate) {
+      progress.phase = 'up-to-date';
+      return { ...staged.upToDate, ...totals(staged), uploaded: 0, skipped: staged.fileCount, upToDate: true };
+    }
+    startUploading(staged);
     try {
       await uploadBatches(staged);
-      // fed-mods.json names the chunks browsers load next; written before any of them exist,
-      // the asset proxy would answer those chunks with its HTML fallback.
-      progress.phase = 'entry-point';
       // Later builds overwrite the entry files in place; the copies are what a rollback restores.
-      // Runs started before copies were kept replay without them.
+      await step('entry-copies', 'keeping copies of the entry files', () =>
+        files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId }),
+      );
+      const committed = await goLive(staged);
+      return { ...committed, ...totals(staged), uploaded: staged.fileCount - (staged.skippedFiles ?? 0), skipped: staged.skippedFiles ?? 0 };
+    } catch (err) {
+      progress.phase = 'failed';
+      // Without its staging record the failed build's files belong to no one and age out.
+      await CancellationScope.nonCancellable(() => files.discardStaging({ bucket: input.bucket, stagingKey: staged.stagingKey }).catch(() => undefined));
+      throw err;
+    }
+  }
+
+  /**
+   * Builds of one app go live one at a time, in the order they started. What the step replaces
+   * is kept aside first; if the step fails, the previous build is put back before the run ends.
+   */
+  async function goLive(staged: StageSummary) {
+    progress.phase = 'waiting-to-go-live';
+    const turn = await describeFailure('waiting for the go-live turn', () => acquireAppLock(input.bucket, input.app, 'go-live'));
+    try {
+      const goLiveInput = {
+        ...source(staged),
+        stagingKey: staged.stagingKey,
+        publishId: runId,
+        timestamp,
+        cacheMaxAge: input.cacheMaxAge,
+        uploadConcurrency: input.uploadConcurrency,
+      };
+      try {
+        const plan = await step('going-live', 'preparing to go live', () => files.prepareGoLive(goLiveInput));
+        // Now known exactly: what the batches wrote and what this step writes.
+        progress.fileTotal = progress.files + plan.writes;
+        const committed = await step('going-live', 'going live', () => files.goLive(goLiveInput));
+        count(committed);
+        await CancellationScope.nonCancellable(() => files.discardGoLive(goLiveInput).catch(() => undefined));
+        return committed;
+      } catch (err) {
+        progress.phase = 'restoring';
+        await putPreviousBuildBack(err);
+        throw err;
+      }
+    } finally {
+      await turn?.release();
+    }
+  }
+
+  async function putPreviousBuildBack(failure: unknown): Promise<void> {
+    try {
+      const r = await CancellationScope.nonCancellable(() => restoring.restoreLive({ app: input.app, publishId: runId, timestamp }));
+      if (r.lost.length > 0) throw new Error(`no kept copy of ${r.lost.join(', ')}`);
+    } catch (err) {
+      throw new Error(`${rootMessage(failure)}; putting the previous build of ${input.app} back also failed (${rootMessage(err)}): its live files may be mixed until the next publish of ${input.app}`);
+    }
+  }
+
+  /** The order publishes had before the go-live step: batches, fed-mods.json, manifest on the shared worker. */
+  async function publishBeforeGoLive(): Promise<PublishResult> {
+    const staged = await describeFailure('staging the build', () => files.stageBuild(stageInput()));
+    startUploading(staged);
+    try {
+      await uploadBatches(staged);
+      progress.phase = 'entry-point';
       if (patched('entry-copies')) {
         await describeFailure('keeping copies of the entry files', () => files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId }));
       }
@@ -109,21 +162,11 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       const committed = await describeFailure('writing the manifest', () =>
         bucket.commitManifest({ bucket: input.bucket, app: input.app, stagingKey: staged.stagingKey, publishId: runId, timestamp }),
       );
-      progress.phase = 'done';
-      return {
-        ...committed,
-        files: staged.fileCount,
-        bytes: staged.totalBytes,
-        uploaded: staged.fileCount - skipped,
-        skipped,
-        listDigest: staged.listDigest,
-      };
+      const skipped = staged.skippedFiles ?? 0;
+      return { ...committed, ...totals(staged), uploaded: staged.fileCount - skipped, skipped };
     } catch (err) {
       progress.phase = 'failed';
-      // Without its staging record the failed build's files belong to no one and age out.
-      await CancellationScope.nonCancellable(() =>
-        bucket.discardStaging({ bucket: input.bucket, stagingKey: staged.stagingKey }).catch(() => undefined),
-      );
+      await CancellationScope.nonCancellable(() => bucket.discardStaging({ bucket: input.bucket, stagingKey: staged.stagingKey }).catch(() => undefined));
       throw err;
     }
   }
@@ -140,6 +183,40 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     } catch (err) {
       return { status: 'failed', manifestsDeleted: 0, objectsDeleted: 0, reason: rootMessage(err) };
     }
+  }
+
+  /** Runs one activity as a phase of the publish; its failure names the step. */
+  function step<T>(phase: PublishPhase, label: string, fn: () => Promise<T>): Promise<T> {
+    progress.phase = phase;
+    return describeFailure(label, fn);
+  }
+
+  function stageInput() {
+    return {
+      app: input.app,
+      sourceDir: input.sourceDir,
+      image: input.image,
+      valpopImage: input.valpopImage,
+      timestamp,
+      publishId: runId,
+      batchLimits: input.batchLimits,
+      cacheMaxAge: input.cacheMaxAge,
+    };
+  }
+
+  function startUploading(s: StageSummary): void {
+    // Runs staged before files were skipped report no skip counts.
+    Object.assign(progress, {
+      phase: 'uploading',
+      fileTotal: s.uploadFiles ?? s.fileCount,
+      byteTotal: s.uploadBytes ?? s.totalBytes,
+      skipped: s.skippedFiles ?? 0,
+      batchTotal: s.batchCount,
+    });
+  }
+
+  function totals(s: StageSummary) {
+    return { files: s.fileCount, bytes: s.totalBytes, listDigest: s.listDigest };
   }
 
   function source(s: StageSummary) {

@@ -32,7 +32,20 @@ export interface PublishInput {
   prune?: PostPublishPrune;
 }
 
-export type PublishPhase = 'waiting-for-prune' | 'staging' | 'uploading' | 'entry-point' | 'manifest' | 'pruning' | 'done' | 'failed';
+export type PublishPhase =
+  | 'waiting-for-prune'
+  | 'staging'
+  | 'up-to-date'
+  | 'uploading'
+  | 'entry-copies'
+  | 'waiting-to-go-live'
+  | 'going-live'
+  | 'restoring'
+  | 'entry-point'
+  | 'manifest'
+  | 'pruning'
+  | 'done'
+  | 'failed';
 
 export interface PublishProgress {
   phase: PublishPhase;
@@ -56,6 +69,8 @@ export interface PublishResult {
   uploaded: number;
   skipped: number;
   listDigest: string;
+  /** The newest build already was this one: nothing was written, `manifestKey` is its manifest. */
+  upToDate?: boolean;
   prune?: {
     status: AppPruneStatus | 'failed';
     manifestsDeleted: number;

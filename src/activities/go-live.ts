@@ -1,0 +1,176 @@
+import { Context } from '@temporalio/activity';
+import pMap from 'p-map';
+import { parseGoLiveRecord, type GoLiveRecord } from '../contract/go-live';
+import { dataKey, ENTRY_POINT, goLiveBackupKey, goLivePrefix, goLiveRecordKey } from '../contract/keys';
+import type { FileRecord } from '../contract/manifest';
+import { parseStagingRecord } from '../contract/staging';
+import { CorruptRecordError } from '../errors';
+import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
+import type { ScannedSource } from '../source/scan';
+import type { Storage, WriteOptions } from '../storage/storage';
+import { listAppObjects } from './earlier-builds';
+import { progressHeartbeat } from './heartbeat';
+import { commitManifest, findCommitted } from './manifest-write';
+import type { CommitManifestResult, GoLiveInput, GoLiveSummary, RestoreLiveInput, RestoreLiveResult } from './types';
+
+/** Copies and deletes of the go-live step in flight at once: small requests the store answers quickly. */
+const COPY_CONCURRENCY = 16;
+
+export interface GoLiveDeps {
+  storage: Storage;
+  /** The tree this publish staged, rescanned and checked after a Job restart. */
+  stagedTree: (sourceDir: string, listDigest: string) => Promise<ScannedSource>;
+  /** Writes one file of the tree under its data key, its bytes checked against the staged hash. */
+  upload: (app: string, tree: ScannedSource, file: FileRecord, cacheMaxAge: number, options?: Pick<WriteOptions, 'onProgress'>) => Promise<boolean>;
+  heartbeatIntervalMs: number;
+}
+
+/**
+ * The step that makes a build live, run by the Job with the store it was given while the
+ * publish holds the app's go-live turn: keep aside what it overwrites, write the held-back and
+ * entry files with fed-mods.json last, then the manifest. If it fails, `restoreLive` puts the
+ * kept objects back, so browsers see the previous build whole rather than a mix of two.
+ */
+export function createGoLiveActivities(deps: GoLiveDeps) {
+  const { storage } = deps;
+
+  async function readRecord(app: string, publishId: string): Promise<GoLiveRecord | undefined> {
+    const key = goLiveRecordKey(app, publishId);
+    const body = await storage.get(key);
+    return body && parseGoLiveRecord(key, body.toString('utf8'));
+  }
+
+  async function discard(app: string, publishId: string): Promise<void> {
+    const keys: string[] = [];
+    for await (const o of storage.list(`${goLivePrefix(app)}${publishId}/`)) keys.push(o.key);
+    // The record last: while it exists, a retried restore still knows what to put back.
+    for (let i = 0; i < keys.length; i += 1000) await storage.delete(keys.slice(i, i + 1000));
+    await storage.delete([goLiveRecordKey(app, publishId)]);
+  }
+
+  return {
+    /**
+     * Lists the app's objects, decides what the go-live step writes, copies aside every object
+     * it will replace and records the plan. A retry finds the record and changes nothing.
+     */
+    async prepareGoLive(input: GoLiveInput): Promise<GoLiveSummary> {
+      const existing = await readRecord(input.app, input.publishId);
+      if (existing) return summarise(existing.writes);
+      const stagedBody = await storage.get(input.stagingKey);
+      if (!stagedBody) {
+        if (await findCommitted(storage, input)) return { writes: 0, replaced: 0 };
+        throw new CorruptRecordError(input.stagingKey, 'the staging record of this publish is gone before it went live');
+      }
+      const staged = parseStagingRecord(input.stagingKey, stagedBody.toString('utf8'));
+      const tree = await deps.stagedTree(input.sourceDir, input.listDigest);
+      const writes = planGoLive(tree.files, await listAppObjects(storage, input.app), new Set(staged.deferred ?? []));
+
+      const beat = progressHeartbeat(() => ({ copied }), deps.heartbeatIntervalMs);
+      let copied = 0;
+      try {
+        await pMap(
+          writes.filter((w) => w.existed),
+          async (w) => {
+            Context.current().cancellationSignal.throwIfAborted();
+            // Gone since the listing: there is nothing of the old build to keep or put back.
+            if (!(await storage.copy(dataKey(input.app, w.path), goLiveBackupKey(input.app, input.publishId, w.path)))) w.existed = false;
+            copied++;
+            beat.advanced();
+          },
+          { concurrency: COPY_CONCURRENCY },
+        );
+      } finally {
+        beat.stop();
+      }
+      const record: GoLiveRecord = { version: 1, publishId: input.publishId, app: input.app, writes };
+      const key = goLiveRecordKey(input.app, input.publishId);
+      if (!(await storage.putIfAbsent(key, Buffer.from(JSON.stringify(record)), { contentType: 'application/json', cacheControl: 'no-store' }))) {
+        // An earlier attempt of this step, still running when it was given up, got there first: its record holds.
+        return summarise((await readRecord(input.app, input.publishId))?.writes ?? writes);
+      }
+      return summarise(writes);
+    },
+
+    /**
+     * Writes what `prepareGoLive` recorded, group by group (held-back files, entry files,
+     * fed-mods.json), then the manifest. After a retry it resumes at the group it reported.
+     */
+    async goLive(input: GoLiveInput): Promise<CommitManifestResult & { files: number; bytes: number }> {
+      const record = await readRecord(input.app, input.publishId);
+      if (!record) {
+        const committed = await findCommitted(storage, input);
+        if (committed) return { ...committed, files: 0, bytes: 0 };
+        throw new CorruptRecordError(goLiveRecordKey(input.app, input.publishId), 'the go-live record of this publish is missing');
+      }
+      const tree = await deps.stagedTree(input.sourceDir, input.listDigest);
+      const byPath = new Map(tree.files.map((f) => [f.path, f]));
+      const ctx = Context.current();
+      const groups = goLiveGroups(record.writes);
+      const resumeAt = (ctx.info.heartbeatDetails as { groupsDone?: number } | undefined)?.groupsDone ?? 0;
+      let groupsDone = resumeAt;
+      let bytes = 0;
+      const beat = progressHeartbeat(() => ({ groupsDone }), deps.heartbeatIntervalMs, ctx);
+      try {
+        for (const group of groups.slice(resumeAt)) {
+          await pMap(
+            group,
+            async (w) => {
+              ctx.cancellationSignal.throwIfAborted();
+              const file = byPath.get(w.path);
+              if (!file) throw new CorruptRecordError(goLiveRecordKey(input.app, input.publishId), `names ${w.path}, which the staged tree lacks`);
+              await deps.upload(input.app, tree, file, input.cacheMaxAge, { onProgress: beat.advanced });
+              bytes += file.size;
+              beat.advanced();
+            },
+            { concurrency: input.uploadConcurrency },
+          );
+          groupsDone++;
+          beat.flush();
+        }
+      } finally {
+        beat.stop();
+      }
+      const committed = await commitManifest(storage, input);
+      return { ...committed, files: record.writes.length, bytes };
+    },
+
+    /** Removes what the go-live step kept aside, once the build's manifest is written. */
+    async discardGoLive(input: Pick<GoLiveInput, 'app' | 'publishId'>): Promise<void> {
+      await discard(input.app, input.publishId);
+    },
+
+    /**
+     * Puts back what a failed go-live step replaced, fed-mods.json first so browsers stop
+     * loading the new build, and removes what it added. Does nothing when the build's manifest
+     * is written: that build is complete and live.
+     */
+    async restoreLive(input: RestoreLiveInput): Promise<RestoreLiveResult> {
+      if (await findCommitted(storage, input)) return { restored: 0, removed: 0, lost: [], alreadyLive: true };
+      const record = await readRecord(input.app, input.publishId);
+      if (!record) return { restored: 0, removed: 0, lost: [], alreadyLive: false };
+      const lost: string[] = [];
+      let restored = 0;
+      let removed = 0;
+      const undo = async (w: GoLiveWrite) => {
+        const key = dataKey(input.app, w.path);
+        if (!w.existed) {
+          await storage.delete([key]);
+          removed++;
+        } else if (await storage.copy(goLiveBackupKey(input.app, input.publishId, w.path), key)) {
+          restored++;
+        } else {
+          lost.push(w.path);
+        }
+      };
+      const entryPoint = record.writes.filter((w) => w.path === ENTRY_POINT);
+      for (const w of entryPoint) await undo(w);
+      await pMap(record.writes.filter((w) => w.path !== ENTRY_POINT).reverse(), undo, { concurrency: COPY_CONCURRENCY });
+      if (lost.length === 0) await discard(input.app, input.publishId);
+      return { restored, removed, lost: lost.slice(0, 20), alreadyLive: false };
+    },
+  };
+}
+
+function summarise(writes: readonly GoLiveWrite[]): GoLiveSummary {
+  return { writes: writes.length, replaced: writes.filter((w) => w.existed).length };
+}

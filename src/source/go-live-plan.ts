@@ -1,0 +1,45 @@
+import { ENTRY_POINT, isGoLiveFile } from '../contract/keys';
+import type { FileRecord } from '../contract/manifest';
+import type { ExistingObject } from './upload-plan';
+
+/** One write of the go-live step, and whether it replaces an object (which is then kept aside first). */
+export interface GoLiveWrite {
+  path: string;
+  existed: boolean;
+}
+
+/**
+ * What the go-live step writes, in order: every file the bucket does not hold as this build
+ * has it (files that would overwrite another build's bytes were held back from the upload
+ * batches, and a publish that went live meanwhile may have rewritten others), then the entry
+ * and other short-cache files, and fed-mods.json last of all.
+ *
+ * `listing` is taken once the step holds the go-live turn, so nothing else writes the app's
+ * objects until it is done (valpop excepted, which takes no lock).
+ */
+export function planGoLive(files: readonly FileRecord[], listing: ReadonlyMap<string, ExistingObject>, heldBack: ReadonlySet<string>): GoLiveWrite[] {
+  const body: GoLiveWrite[] = [];
+  const entries: GoLiveWrite[] = [];
+  const entryPoint: GoLiveWrite[] = [];
+  for (const file of files) {
+    const object = listing.get(file.path);
+    const write = { path: file.path, existed: object !== undefined };
+    if (file.path === ENTRY_POINT) entryPoint.push(write);
+    else if (isGoLiveFile(file.path)) entries.push(write);
+    else if (heldBack.has(file.path) || !inPlace(file, object)) body.push(write);
+  }
+  return [...body, ...entries, ...entryPoint];
+}
+
+/** The object holds these bytes: same size and the ETag S3 gives them (MD5, or the multipart form). */
+function inPlace(file: FileRecord, object: ExistingObject | undefined): boolean {
+  return object !== undefined && object.size === file.size && file.etag !== undefined && object.etag === file.etag;
+}
+
+/** The groups of a go-live plan, each written in parallel, one after the other. */
+export function goLiveGroups(writes: readonly GoLiveWrite[]): GoLiveWrite[][] {
+  const body = writes.filter((w) => !isGoLiveFile(w.path));
+  const entries = writes.filter((w) => isGoLiveFile(w.path) && w.path !== ENTRY_POINT);
+  const entryPoint = writes.filter((w) => w.path === ENTRY_POINT);
+  return [body, entries, entryPoint].filter((g) => g.length > 0);
+}
