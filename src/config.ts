@@ -95,7 +95,10 @@ const first = (...values: Array<string | boolean | undefined>): string | undefin
 const intFrom = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
-    .regex(/^\d+$/, `${flag} must be a whole number`)
+    .trim()
+    .superRefine((v, ctx) => {
+      if (!/^\d+$/.test(v)) ctx.addIssue({ code: 'custom', message: `${flag} must ${/^-\d+$/.test(v) ? 'not be negative' : 'be a whole number'}` });
+    })
     .transform(Number)
     .pipe(z.number().min(min, `${flag} must be >= ${min}`).max(max, `${flag} must be <= ${max}`));
 

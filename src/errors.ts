@@ -135,5 +135,18 @@ export function oneLine(err: unknown): string {
     if (isPushcacheError(current) || !(current instanceof Error)) break;
     current = current.cause;
   }
-  return parts.join(': ').replace(/\s+/g, ' ').trim();
+  return decodeXmlEntities(parts.join(': ')).replace(/\s+/g, ' ').trim();
+}
+
+const XML_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** S3 error messages come from XML bodies, where MinIO escapes quotes (`&#39;`); a person should read the quote. */
+export function decodeXmlEntities(text: string): string {
+  return text.replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (whole, name: string) => {
+    if (name[0] === '#') {
+      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      return Number.isFinite(code) && code > 0 && code < 0x110000 ? String.fromCodePoint(code) : whole;
+    }
+    return XML_ENTITIES[name.toLowerCase()] ?? whole;
+  });
 }

@@ -63,7 +63,10 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
       }
       const staged = parseStagingRecord(input.stagingKey, stagedBody.toString('utf8'));
       const tree = await deps.stagedTree(input.sourceDir, input.listDigest);
-      const writes = planGoLive(tree.files, await listAppObjects(storage, input.app), new Set(staged.deferred ?? []));
+      const writes = planGoLive(tree.files, await listAppObjects(storage, input.app), {
+        heldBack: new Set(staged.deferred ?? []),
+        skipped: new Set(staged.skipped ?? []),
+      });
 
       const beat = progressHeartbeat(() => ({ copied }), deps.heartbeatIntervalMs);
       let copied = 0;
@@ -131,12 +134,10 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
         beat.stop();
       }
       const committed = await commitManifest(storage, input);
+      // The build is live and whole: what was kept aside is no longer needed. Left behind if
+      // this fails, it costs space, never correctness.
+      await discard(input.app, input.publishId).catch(() => undefined);
       return { ...committed, files: record.writes.length, bytes };
-    },
-
-    /** Removes what the go-live step kept aside, once the build's manifest is written. */
-    async discardGoLive(input: Pick<GoLiveInput, 'app' | 'publishId'>): Promise<void> {
-      await discard(input.app, input.publishId);
     },
 
     /**

@@ -8,25 +8,37 @@ export interface GoLiveWrite {
   existed: boolean;
 }
 
+/** What staging decided about the files the batches did not write. */
+export interface StagedDecisions {
+  /** Held back from the batches because they replace an object: always written here. */
+  heldBack: ReadonlySet<string>;
+  /** Found in the bucket with these bytes and headers at staging. */
+  skipped: ReadonlySet<string>;
+}
+
 /**
  * What the go-live step writes, in order: every file the bucket does not hold as this build
  * has it (files that would overwrite another build's bytes were held back from the upload
  * batches, and a publish that went live meanwhile may have rewritten others), then the entry
- * and other short-cache files, and fed-mods.json last of all.
+ * and other short-cache files that are not already in place, and fed-mods.json last of all,
+ * always, since writing it is what makes the build live.
  *
  * `listing` is taken once the step holds the go-live turn, so nothing else writes the app's
  * objects until it is done (valpop excepted, which takes no lock).
  */
-export function planGoLive(files: readonly FileRecord[], listing: ReadonlyMap<string, ExistingObject>, heldBack: ReadonlySet<string>): GoLiveWrite[] {
+export function planGoLive(files: readonly FileRecord[], listing: ReadonlyMap<string, ExistingObject>, staged: StagedDecisions): GoLiveWrite[] {
   const body: GoLiveWrite[] = [];
   const entries: GoLiveWrite[] = [];
   const entryPoint: GoLiveWrite[] = [];
   for (const file of files) {
     const object = listing.get(file.path);
     const write = { path: file.path, existed: object !== undefined };
+    const unchanged = inPlace(file, object);
     if (file.path === ENTRY_POINT) entryPoint.push(write);
-    else if (isGoLiveFile(file.path)) entries.push(write);
-    else if (heldBack.has(file.path) || !inPlace(file, object)) body.push(write);
+    // Never batched, so in place only if staging found it there with the right headers too.
+    else if (isGoLiveFile(file.path)) {
+      if (!(staged.skipped.has(file.path) && unchanged)) entries.push(write);
+    } else if (staged.heldBack.has(file.path) || !unchanged) body.push(write);
   }
   return [...body, ...entries, ...entryPoint];
 }

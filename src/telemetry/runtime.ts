@@ -66,6 +66,11 @@ export function createLogger(log: Log = currentLog(), level: ResolvedLogSettings
   return new DefaultLogger(level, (entry) => {
     if (entry.message.startsWith('No workflows registered')) return;
     const time = new Date(Number(entry.timestampNanos / 1_000_000n));
+    if (entry.message === 'Activity failed') {
+      const failed = describeActivityFailure(entry.meta ?? {});
+      log.write({ level: entry.level.toLowerCase() as LogLevel, msg: failed.msg, fields: failed.fields, time, pretty: `${time.toISOString()} [${entry.level}] ${failed.msg}`, prettyStream: 'stderr' });
+      return;
+    }
     log.write({
       level: entry.level.toLowerCase() as LogLevel,
       msg: entry.message,
@@ -75,6 +80,23 @@ export function createLogger(log: Log = currentLog(), level: ResolvedLogSettings
       prettyStream: 'stderr',
     });
   });
+}
+
+/**
+ * A failed activity attempt as one line: which activity, which attempt, why. The SDK's own entry
+ * carries the task token (a credential for completing the task) and a multi-line stack.
+ */
+export function describeActivityFailure(meta: Record<string, unknown>): { msg: string; fields: Record<string, unknown> } {
+  const error = meta.error instanceof Error ? oneLine(meta.error) : String(meta.error ?? 'unknown error');
+  const fields = {
+    logger: 'temporal',
+    event: 'activity-attempt-failed',
+    activityType: meta.activityType,
+    attempt: meta.attempt,
+    workflowId: meta.workflowId,
+    error,
+  };
+  return { msg: `activity ${String(meta.activityType)} attempt ${String(meta.attempt)} failed: ${error}`, fields };
 }
 
 const installsOwnRuntime = new WeakSet<Command>();

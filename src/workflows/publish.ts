@@ -126,7 +126,6 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         progress.fileTotal = progress.files + plan.writes;
         const committed = await step('going-live', 'going live', () => files.goLive(goLiveInput));
         count(committed);
-        await CancellationScope.nonCancellable(() => files.discardGoLive(goLiveInput).catch(() => undefined));
         return committed;
       } catch (err) {
         progress.phase = 'restoring';

@@ -88,11 +88,12 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     expect(recording.events.at(-1)!.key).toMatch(/^manifests\/ordered\/\d+$/);
   });
 
-  it('publishes the same tree again without losing the first manifest', async () => {
+  it('publishes the same tree again under another image without losing the first manifest', async () => {
     const bucket = await newBucket();
     const source = copyExample();
     const first = await publish({ source, app: 'again', image: 'img:1', bucket });
-    const second = await publish({ source, app: 'again', image: 'img:1', bucket });
+    // The same image would write nothing (go-live.test.ts); a new image is a new build.
+    const second = await publish({ source, app: 'again', image: 'img:2', bucket });
     expect(second.runId).not.toBe(first.runId);
     expect(second.manifestKey).not.toBe(first.manifestKey);
     expect(await listKeys(openTestStorage(bucket), manifestPrefix('again'))).toEqual([first.manifestKey, second.manifestKey].sort());
@@ -229,21 +230,6 @@ describe('bad input fails fast and writes nothing', () => {
     const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
     expect(attempts).toEqual([1]);
     expect(await listKeys(openTestStorage(bucket), '')).toEqual([]);
-  });
-
-  it('fails fast when the shared worker is refused by the bucket, and the build never goes live', async () => {
-    const bucket = await newBucket();
-    const refused = await startHarness({ openStorage: (b) => openTestStorage(b, { accessKeyId: 'nobody', secretAccessKey: 'nothing-at-all' }) });
-    try {
-      const settings = resolvePublishSettings({ source: copyExample(), prefix: 'refused' });
-      const err = await populate(settings, populateDeps(refused, bucket)).catch((e) => e);
-      expect(err.message).toMatch(/writing the manifest failed: .*credentials were refused/);
-      expect(err.message).not.toContain('nothing-at-all');
-    } finally {
-      await refused.close();
-    }
-    // The files are there but no manifest: the build never went live.
-    expect(await listKeys(openTestStorage(bucket), 'manifests/')).toEqual([]);
   });
 
   it('rejects a tree that changed after staging instead of publishing a mix', async () => {

@@ -10,12 +10,12 @@ import { generatedTree, readLocal, readObject, sha256 } from '../helpers/trees';
 jest.setTimeout(240_000);
 
 describe('durability between fed-mods.json and the manifest', () => {
-  it('finishes a publish whose Job was killed while uploading fed-mods.json, with one manifest', async () => {
+  it('finishes a publish whose Job was killed in the go-live step (uploading fed-mods.json), with one manifest', async () => {
     const harness = await startHarness();
     try {
       const bucket = await newBucket('entry');
       const source = generatedTree(40, 512);
-      // A large fed-mods.json (valid JSON), so the entry-point phase lasts long enough for the
+      // A large fed-mods.json (valid JSON), so the go-live step lasts long enough for the
       // Job's once-a-second progress line to show it before the upload ends.
       const padding = 'x'.repeat(64 * 1024 * 1024);
       writeFileSync(path.join(source, 'fed-mods.json'), JSON.stringify({ app: { entry: ['/apps/x/chunks/0/c0.0.js'] }, padding }));
@@ -25,7 +25,7 @@ describe('durability between fed-mods.json and the manifest', () => {
       const first = startCli(args, env);
       let killedAtEntryPoint = false;
       first.onLine((line) => {
-        if (!killedAtEntryPoint && line.includes('uploading fed-mods.json (every other file of the build is in place)')) {
+        if (!killedAtEntryPoint && line.includes('going live: writing')) {
           killedAtEntryPoint = true;
           first.child.kill('SIGKILL');
         }

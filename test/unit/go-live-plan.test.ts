@@ -14,28 +14,30 @@ describe('planGoLive', () => {
   const fedMods = file('fed-mods.json');
   const all = [fedMods, chunk, common, index, info, nestedIndex];
 
-  it('writes entry and short-cache files always, fed-mods.json last, and files already in place never', () => {
-    const listing = new Map([held(chunk), held(common), held(index), held(fedMods)]);
-    const writes = planGoLive(all, listing, new Set());
-    expect(writes.map((w) => w.path)).toEqual(['index.html', 'app-info.json', 'docs/index.html', 'fed-mods.json']);
+  const none = { heldBack: new Set<string>(), skipped: new Set<string>() };
+
+  it('writes entry and short-cache files unless staging found them in place, fed-mods.json always and last, other files in place never', () => {
+    const listing = new Map([held(chunk), held(common), held(index), held(fedMods), held(nestedIndex)]);
+    const writes = planGoLive(all, listing, { heldBack: new Set(), skipped: new Set([nestedIndex.path, fedMods.path]) });
+    expect(writes.map((w) => w.path)).toEqual(['index.html', 'app-info.json', 'fed-mods.json']);
     expect(writes.find((w) => w.path === 'index.html')?.existed).toBe(true);
     expect(writes.find((w) => w.path === 'app-info.json')?.existed).toBe(false);
   });
 
   it('writes held-back files, and files another build rewrote or removed since staging, before the entry files', () => {
     const listing = new Map([held(fedMods), held(index), [common.path, { size: 10, etag: 'other' }] as const]);
-    const writes = planGoLive([fedMods, chunk, common, index], listing, new Set());
+    const writes = planGoLive([fedMods, chunk, common, index], listing, none);
     expect(writes).toEqual([
       { path: 'js/chunk.abc.js', existed: false },
       { path: 'js/common.js', existed: true },
       { path: 'index.html', existed: true },
       { path: 'fed-mods.json', existed: true },
     ]);
-    expect(planGoLive([chunk], new Map([held(chunk)]), new Set([chunk.path])).map((w) => w.path)).toEqual([chunk.path]);
+    expect(planGoLive([chunk], new Map([held(chunk)]), { heldBack: new Set([chunk.path]), skipped: new Set() }).map((w) => w.path)).toEqual([chunk.path]);
   });
 
   it('groups the writes so fed-mods.json is alone and last', () => {
-    const groups = goLiveGroups(planGoLive(all, new Map(), new Set()));
+    const groups = goLiveGroups(planGoLive(all, new Map(), none));
     expect(groups.map((g) => g.map((w) => w.path))).toEqual([['js/chunk.abc.js', 'js/common.js'], ['index.html', 'app-info.json', 'docs/index.html'], ['fed-mods.json']]);
   });
 });
