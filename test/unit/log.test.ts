@@ -125,12 +125,21 @@ describe("the Temporal SDK's lines", () => {
     const { log, out, json } = capture({ format: 'json', level: 'info' });
     const sdk = createLogger(log, 'WARN');
     sdk.info('dropped below the SDK level');
-    sdk.warn('Activity failed', { workflowId: 'publish/app/img', attempt: 2, apiKey: 'k' });
+    sdk.warn('Workflow task failed', { workflowId: 'publish/app/img', attempt: 2, apiKey: 'k' });
     expect(out.stdout).toEqual([]);
     expect(json()).toEqual([
-      expect.objectContaining({ level: 'warn', msg: 'Activity failed', logger: 'temporal', workflowId: 'publish/app/img', attempt: 2, apiKey: REDACTED }),
+      expect.objectContaining({ level: 'warn', msg: 'Workflow task failed', logger: 'temporal', workflowId: 'publish/app/img', attempt: 2, apiKey: REDACTED }),
     ]);
     expect(Date.parse(json()[0].time as string)).toBeGreaterThan(NOW.getTime());
+  });
+
+  it('say a failed activity attempt in one line, without its task token or stack', () => {
+    const { log, out } = capture({ format: 'pretty', level: 'info' });
+    const error = new Error('write data/app/a.js failed: the object store did not answer');
+    createLogger(log, 'WARN').warn('Activity failed', { activityType: 'uploadBatch', attempt: 3, workflowId: 'publish/app/img', taskToken: 'Q2lSa1lX', error });
+    expect(out.stderr).toHaveLength(1);
+    expect(out.stderr[0]).toMatch(/\[WARN\] activity uploadBatch attempt 3 failed: write data\/app\/a.js failed: the object store did not answer$/);
+    expect(out.stderr[0]).not.toContain('Q2lSa1lX');
   });
 
   it('keep their text on stderr in pretty mode, whatever their level', () => {
