@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +14,7 @@ export interface ServerProcess {
 }
 
 /** The watchdog a server runs under when it must die with this process (see watchdog.ts). */
-export const WATCHDOG = path.resolve(__dirname, 'watchdog.js');
+export const WATCHDOG = [path.resolve(__dirname, 'watchdog.js'), path.resolve(__dirname, '..', '..', 'dist', 'dev', 'watchdog.js')].find((f) => existsSync(f)) ?? path.resolve(__dirname, 'watchdog.js');
 
 export interface StartProcessOptions {
   env?: NodeJS.ProcessEnv;
@@ -56,8 +56,10 @@ export function startProcess(name: string, command: string, args: string[], opti
     exited,
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      // A watchdog gets its own grace period to stop the server first.
+      // A watchdog is told by closing its stdin, which it sees even if it is still starting up
+      // (a signal then would kill it before it could pass it on); it gets its own grace period.
+      if (options.dieWithParent) child.stdin?.destroy();
+      else child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), options.dieWithParent ? graceMs + 5000 : graceMs);
       await exited;
       clearTimeout(timer);

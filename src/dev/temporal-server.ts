@@ -40,13 +40,19 @@ export async function startTemporalDev(options: TemporalDevOptions): Promise<Tem
   }
   const logFile = path.join(options.logDir, `temporal-${options.port}.log`);
   const proc = startProcess('temporal', options.binary ?? findBinary('temporal'), args, { logFile, dieWithParent: options.dieWithParent });
-  await waitUntil(`Temporal dev server on ${host}:${options.port}`, () => isListening(host, options.port), {
-    timeoutMs: 60_000,
-    process: proc,
-    logFile,
-  });
-  if (options.uiPort !== undefined) {
-    await waitUntil('Temporal Web UI', () => isListening(host, options.uiPort!), { timeoutMs: 30_000, process: proc, logFile });
+  try {
+    await waitUntil(`Temporal dev server on ${host}:${options.port}`, () => isListening(host, options.port), {
+      timeoutMs: 60_000,
+      process: proc,
+      logFile,
+    });
+    if (options.uiPort !== undefined) {
+      await waitUntil('Temporal Web UI', () => isListening(host, options.uiPort!), { timeoutMs: 30_000, process: proc, logFile });
+    }
+  } catch (err) {
+    // A server that never got ready is not left running.
+    await proc.stop();
+    throw err;
   }
   return {
     address: `${host}:${options.port}`,
