@@ -53,11 +53,9 @@ async function runPopulate(options: RawOptions): Promise<void> {
   };
 
   let standalone: StandaloneTemporal | undefined;
-  let interrupted = false;
   // A killed or stopped Job loses nothing on a cluster: the workflow waits for a Job to poll its queue again.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      interrupted = true;
       // The dev server's watchdog stops it (and removes its files) once asked, or once this process is gone.
       standalone?.stopSoon();
       const msg = standalone
@@ -70,8 +68,6 @@ async function runPopulate(options: RawOptions): Promise<void> {
 
   if (mode.mode === 'standalone') {
     standalone = await startStandaloneTemporal().catch(sourceFirst);
-    // A signal that came during the start found nothing to stop yet.
-    if (interrupted) standalone.stopSoon();
   }
   const temporal = standalone ? standaloneTemporalSettings(options, standalone.address) : configured!;
   try {

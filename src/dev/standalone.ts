@@ -29,7 +29,7 @@ export interface StandaloneTemporal {
 
 /**
  * The Job's own Temporal dev server, for `populate` when no Temporal is configured: on free
- * loopback ports, headless, a database in a fresh temp directory, pushcache's search attributes
+ * loopback ports (the CLI picks free ones for its HTTP API and metrics itself), headless, a database in a fresh temp directory, pushcache's search attributes
  * registered, its output in a log file there (so `--log-format json` keeps every line JSON), and
  * under a watchdog so that it dies with the Job even when the Job is SIGKILLed.
  */
@@ -46,7 +46,6 @@ export async function startStandaloneTemporal(options: { namespace?: string; env
       const server = await startTemporalDev({
         host: '127.0.0.1',
         port,
-        extraPorts: { http: await freePort(), metrics: await freePort() },
         dbFile: path.join(dir, 'temporal.db'),
         logDir: dir,
         namespace,

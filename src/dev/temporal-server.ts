@@ -13,8 +13,6 @@ export interface TemporalDevOptions {
   /** Register the search attributes runs are filtered by in the UI. Default true. */
   registerSearchAttributes?: boolean;
   logDir: string;
-  /** Ports of the server's other listeners, so that servers on one machine never collide. */
-  extraPorts?: { http?: number; metrics?: number };
   /** The `temporal` binary; default findBinary's. */
   binary?: string;
   /** Stop the server when this process exits, even by SIGKILL (see watchdog.ts). */
@@ -33,8 +31,6 @@ export async function startTemporalDev(options: TemporalDevOptions): Promise<Tem
   if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort), '--ui-ip', host);
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  if (options.extraPorts?.http !== undefined) args.push('--http-port', String(options.extraPorts.http));
-  if (options.extraPorts?.metrics !== undefined) args.push('--metrics-port', String(options.extraPorts.metrics));
   if (options.registerSearchAttributes !== false) {
     args.push('--search-attribute', 'PushcacheApp=Keyword', '--search-attribute', 'PushcacheImage=Keyword');
   }
