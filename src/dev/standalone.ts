@@ -51,6 +51,7 @@ export async function startStandaloneTemporal(options: { namespace?: string; env
         namespace,
         binary,
         dieWithParent: { removeDir: dir },
+        confirmInLog: true,
       });
       return {
         address: server.address,
