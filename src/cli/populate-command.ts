@@ -24,11 +24,8 @@ import { withPublishOptions, withRetentionOptions, withStorageOptions, withTempo
 export function populateCommand(): Command {
   const cmd = new Command('populate').description('publish a build to the bucket through a durable PublishWorkflow (the Job)');
   withTemporalOptions(withStorageOptions(withRetentionOptions(withPublishOptions(cmd), PUBLISH_DEFAULTS.lockWait)));
-  cmd.addOption(
-    new Option('--standalone', 'run a Temporal dev server and worker inside this Job even when a Temporal is configured (the default when none is)').env(
-      'PUSHCACHE_STANDALONE',
-    ),
-  );
+  // PUSHCACHE_STANDALONE is read by resolveTemporalMode: commander would take "false" for true.
+  cmd.addOption(new Option('--standalone', 'run a Temporal dev server and worker inside this Job even when a Temporal is configured (the default when none is; or PUSHCACHE_STANDALONE=true)'));
   return cmd.action((options: RawOptions) => runCommand(() => runPopulate(options)));
 }
 

@@ -63,11 +63,11 @@ function runBash(command: string, extraEnv: Record<string, string> = {}): Job {
 }
 
 /** The operator's command line, word for word (reconcile.go), with the test's MinIO. */
-function operatorCommand(app: string, source: string, image: string, before = ''): string {
+function operatorCommand(app: string, source: string, image: string): string {
   const { credentials, minioEndpoint } = testServers();
   const port = new URL(minioEndpoint).port;
   return (
-    `valpop ${before}populate -r ${app} -s ${source} -i ${image} --valpop-image quay.io/cloudservices/pushcache:1 --timeout 172800 ` +
+    `valpop populate -r ${app} -s ${source} -i ${image} --valpop-image quay.io/cloudservices/pushcache:1 --timeout 172800 ` +
     `--bucket ${bucket} --hostname 127.0.0.1 --port ${port} --username ${credentials.accessKeyId} --password ${credentials.secretAccessKey}`
   );
 }
@@ -150,11 +150,14 @@ describe("the operator's Job, unchanged, with no Temporal configured", () => {
     await eventually('no process of the run is left', () => processesUnder(first.tmp).length === 0, 30_000);
     expect(readdirSync(first.tmp)).toEqual([]);
 
-    // valpop's global flags before the subcommand and viper's hyphenated variable names.
+    // valpop's global flags, given only before the subcommand, and viper's hyphenated variable names.
     await sleep(1000);
-    const second = runBash(operatorCommand('op-app', source, 'quay.io/app:2', `-b ${bucket} -a 127.0.0.1 `), {
+    const { credentials, minioEndpoint } = testServers();
+    const globals = `-b ${bucket} -a 127.0.0.1 -p ${new URL(minioEndpoint).port} -u ${credentials.accessKeyId} -c ${credentials.secretAccessKey}`;
+    const second = runBash(`valpop ${globals} populate -r op-app -s ${source} -i quay.io/app:2`, {
       'VALPOP_CACHE-MAX-AGE': '600',
-      'VALPOP_MIN-ASSET-RECORDS': '5',
+      'VALPOP_VALPOP-IMAGE': 'quay.io/cloudservices/pushcache:1',
+      VALPOP_TIMEOUT: '172800',
     });
     const r2 = await second.result;
     expect({ code: r2.code, stderr: r2.stderr }).toEqual({ code: 0, stderr: expect.any(String) });

@@ -139,5 +139,6 @@ describe('standalone or cluster', () => {
       ignored: 'TEMPORAL_ADDRESS',
     });
     expect(resolveTemporalMode({}, { HOME: home(), PUSHCACHE_STANDALONE: 'true' }, 'linux')).toEqual({ mode: 'standalone', forced: true });
+    expect(resolveTemporalMode({}, { HOME: home(), PUSHCACHE_STANDALONE: 'false', TEMPORAL_ADDRESS: 't:1' }, 'linux')).toEqual({ mode: 'cluster', configuredBy: 'TEMPORAL_ADDRESS' });
   });
 });
