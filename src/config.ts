@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import os from 'node:os';
+import { isAbsolute, join as joinPath, resolve as resolvePath } from 'node:path';
 import type { Duration } from '@temporalio/common';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
@@ -256,6 +257,70 @@ export function resolveTemporalSettings(options: RawOptions, env: Env = process.
   });
   const connection = connectionOptions(profile);
   return connection ? { ...settings, connection } : settings;
+}
+
+/**
+ * Whether `populate` uses a Temporal the environment points at, or runs standalone (its own dev
+ * server and worker, in process). Temporal counts as configured by any Temporal flag, any
+ * `TEMPORAL_*` variable except those Kubernetes adds for a Service named temporal* (service
+ * links: `TEMPORAL_SERVICE_HOST`, `TEMPORAL_PORT_7233_TCP`, ...; they configure no client), or
+ * the Temporal config file where @temporalio/envconfig looks for it. A configured Temporal is
+ * never replaced by a standalone one when it cannot be reached; `--standalone` forces it.
+ */
+export type TemporalMode = { mode: 'cluster'; configuredBy: string } | { mode: 'standalone'; forced: boolean; ignored?: string };
+
+const TEMPORAL_FLAGS: ReadonlyArray<[keyof RawOptions & string, string]> = [
+  ['temporalAddress', '--temporal-address'],
+  ['namespace', '--namespace'],
+  ['temporalProfile', '--temporal-profile'],
+  ['temporalConfigFile', '--temporal-config-file'],
+  ['temporalTls', '--temporal-tls'],
+  ['temporalTlsCa', '--temporal-tls-ca'],
+  ['temporalTlsCert', '--temporal-tls-cert'],
+  ['temporalTlsKey', '--temporal-tls-key'],
+  ['temporalTlsServerName', '--temporal-tls-server-name'],
+  ['temporalApiKeyFile', '--temporal-api-key-file'],
+];
+
+const SERVICE_LINK = /^TEMPORAL_(?:[A-Z0-9_]+_)?(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?|PORT|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)$/;
+
+export function resolveTemporalMode(options: RawOptions, env: Env = process.env, platform: NodeJS.Platform = os.platform()): TemporalMode {
+  const configuredBy = temporalConfiguredBy(options, env, platform);
+  if (options.standalone === true || /^(1|true|yes)$/i.test(env.PUSHCACHE_STANDALONE ?? '')) {
+    return configuredBy ? { mode: 'standalone', forced: true, ignored: configuredBy } : { mode: 'standalone', forced: true };
+  }
+  return configuredBy ? { mode: 'cluster', configuredBy } : { mode: 'standalone', forced: false };
+}
+
+function temporalConfiguredBy(options: RawOptions, env: Env, platform: NodeJS.Platform): string | undefined {
+  const variable = Object.keys(env)
+    .filter((name) => name.startsWith('TEMPORAL_') && env[name] !== undefined)
+    .find((name) => name.startsWith('TEMPORAL_GRPC_META_') || !SERVICE_LINK.test(name));
+  if (variable) return variable;
+  // Commander fills temporalAddress and namespace from TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE, already counted.
+  const flag = TEMPORAL_FLAGS.find(([key]) => options[key] !== undefined && options[key] !== false);
+  if (flag) return flag[1];
+  const file = defaultTemporalConfigFile(env, platform);
+  return file !== undefined && existsSync(file) ? file : undefined;
+}
+
+/** Where @temporalio/envconfig reads its profile file when TEMPORAL_CONFIG_FILE is unset (envconfig-toml.js). */
+export function defaultTemporalConfigFile(env: Env, platform: NodeJS.Platform = os.platform()): string | undefined {
+  let dir: string | undefined;
+  if (platform === 'win32') dir = env.APPDATA || undefined;
+  else if (platform === 'darwin') dir = env.HOME ? joinPath(env.HOME, 'Library', 'Application Support') : undefined;
+  else if (env.XDG_CONFIG_HOME) dir = isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : undefined;
+  else dir = env.HOME ? joinPath(env.HOME, '.config') : undefined;
+  return dir === undefined ? undefined : joinPath(dir, 'temporalio', 'temporal.toml');
+}
+
+/** The Job's Temporal settings in standalone mode: its own dev server, the task queue it was given. */
+export function standaloneTemporalSettings(options: RawOptions, address: string, env: Env = process.env): TemporalSettings {
+  return parse(TemporalSchema, {
+    address,
+    namespace: 'default',
+    taskQueue: first(options.taskQueue) ?? first(env.PUSHCACHE_TASK_QUEUE) ?? 'pushcache',
+  });
 }
 
 function loadTemporalProfile(options: RawOptions, env: Env): ClientConfigProfile {

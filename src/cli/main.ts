@@ -10,6 +10,7 @@ import { rollbackCommand } from './rollback-command';
 import { exitWithError } from './run';
 import { scheduleCommand } from './schedule-command';
 import { statusCommand } from './status-command';
+import { hoistGlobalFlags, valpopEnvAliases } from './valpop-compat';
 import { workerCommand } from './worker-command';
 
 const program = new Command('pushcache')
@@ -31,4 +32,11 @@ withLogOptionsOnEveryCommand(program);
 installRuntimeBeforeActions(program);
 // Actions end the process themselves (runCommand); what arrives here failed before its action,
 // such as a bad --log-format.
-program.parseAsync(process.argv).catch(exitWithError);
+// valpop's forms (global flags before the subcommand, VALPOP_* names with hyphens) are mapped
+// here, once, so every command reads them like its own flags and variables.
+try {
+  Object.assign(process.env, valpopEnvAliases(process.env));
+} catch (err) {
+  exitWithError(err);
+}
+program.parseAsync([...process.argv.slice(0, 2), ...hoistGlobalFlags(process.argv.slice(2))]).catch(exitWithError);

@@ -1,54 +1,122 @@
-import { Command } from 'commander';
-import { PUBLISH_DEFAULTS, resolvePublishSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
-import { populate } from '../job/populate';
+import { Command, Option } from 'commander';
+import type { NativeConnection } from '@temporalio/worker';
+import {
+  PUBLISH_DEFAULTS,
+  resolvePublishSettings,
+  resolveStorageSettings,
+  resolveTemporalMode,
+  resolveTemporalSettings,
+  standaloneTemporalSettings,
+  type RawOptions,
+  type StorageSettings,
+  type TemporalMode,
+  type TemporalSettings,
+} from '../config';
+import { startStandaloneTemporal, type StandaloneTemporal } from '../dev/standalone';
+import { populate, type PopulateDeps } from '../job/populate';
 import { scanSource } from '../source/scan';
 import { currentLog, reportTo } from '../telemetry/log';
-import { connectTemporal, openStorage } from './connect';
+import { createSharedWorker } from '../worker/shared-worker';
+import { connectTemporal, openStorage, TemporalUnreachableError } from './connect';
 import { EXIT, runCommand } from './run';
 import { withPublishOptions, withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
 
 export function populateCommand(): Command {
   const cmd = new Command('populate').description('publish a build to the bucket through a durable PublishWorkflow (the Job)');
   withTemporalOptions(withStorageOptions(withRetentionOptions(withPublishOptions(cmd), PUBLISH_DEFAULTS.lockWait)));
+  // PUSHCACHE_STANDALONE is read by resolveTemporalMode: commander would take "false" for true.
+  cmd.addOption(new Option('--standalone', 'run a Temporal dev server and worker inside this Job even when a Temporal is configured (the default when none is; or PUSHCACHE_STANDALONE=true)'));
   return cmd.action((options: RawOptions) => runCommand(() => runPopulate(options)));
 }
 
 async function runPopulate(options: RawOptions): Promise<void> {
   const publish = resolvePublishSettings(options);
   const storageSettings = resolveStorageSettings(options);
-  const temporal = resolveTemporalSettings(options);
+  const mode = resolveTemporalMode(options);
+  // Read before anything starts, so a broken Temporal configuration is a bad-input exit.
+  const configured = mode.mode === 'cluster' ? resolveTemporalSettings(options) : undefined;
   const log = currentLog();
   if (storageSettings.credentialSource === 'command line') {
     log.warn('credentials given on the command line are visible in process listings; use PUSHCACHE_AWS_* from a Secret', { event: 'credentials-on-command-line' });
   }
+  if (mode.mode === 'standalone') log.warn(standaloneWarning(mode), { event: 'standalone', forced: mode.forced, ignored: mode.ignored });
   // The tree is hashed on worker threads while the connection to Temporal is set up.
   const scanned = scanSource(publish.source);
   scanned.catch(() => undefined);
-  const { connection, client } = await connectTemporal(temporal).catch(async (err: unknown) => {
-    // A bad source directory is the more useful of two errors; otherwise the connection's.
+  // A bad source directory is the more useful of two errors; otherwise the Temporal one.
+  const sourceFirst = async (err: unknown): Promise<never> => {
     await scanned;
     throw err;
-  });
-  // A killed or stopped Job loses nothing: the workflow waits for a Job to poll its queue again.
+  };
+
+  let standalone: StandaloneTemporal | undefined;
+  // A killed or stopped Job loses nothing on a cluster: the workflow waits for a Job to poll its queue again.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      const msg = `stopped by ${signal}; the publish is durable, run the Job again to finish it`;
+      // The dev server's watchdog stops it (and removes its files) once asked, or once this process is gone.
+      standalone?.stopSoon();
+      const msg = standalone
+        ? `stopped by ${signal}; run the Job again to publish (standalone: this run's progress ends with its own Temporal; files already uploaded are checked again)`
+        : `stopped by ${signal}; the publish is durable, run the Job again to finish it`;
       log.write({ level: 'warn', msg, fields: { event: 'interrupted', signal, exitCode: EXIT.interrupted }, pretty: `pushcache: ${msg}` });
       process.exit(EXIT.interrupted);
     });
   }
+
+  if (mode.mode === 'standalone') {
+    standalone = await startStandaloneTemporal().catch(sourceFirst);
+  }
+  const temporal = standalone ? standaloneTemporalSettings(options, standalone.address) : configured!;
   try {
-    await populate(publish, {
-      client,
-      connection,
-      scanned,
-      storage: openStorage(storageSettings),
-      bucket: storageSettings.bucket,
-      temporal,
-      report: reportTo(log),
-    });
+    const { connection, client } = await connectTemporal(temporal).catch((err: unknown) =>
+      sourceFirst(mode.mode === 'cluster' && err instanceof TemporalUnreachableError ? explainConfigured(err, mode.configuredBy) : err),
+    );
+    try {
+      const deps: PopulateDeps = { client, connection, scanned, storage: openStorage(storageSettings), bucket: storageSettings.bucket, temporal, report: reportTo(log) };
+      if (standalone) await populateWithOwnWorker(publish, deps, connection, temporal, storageSettings);
+      else await populate(publish, deps);
+    } finally {
+      // Never let a failed close hide the error that ended the Job.
+      await connection.close().catch(() => undefined);
+    }
   } finally {
-    // Never let a failed close hide the error that ended the Job.
-    await connection.close().catch(() => undefined);
+    await standalone?.stop().catch(() => undefined);
   }
 }
+
+/** Standalone: the shared worker's part (workflows, bucket activities) runs here too, on the Job's own storage settings. */
+async function populateWithOwnWorker(
+  publish: ReturnType<typeof resolvePublishSettings>,
+  deps: PopulateDeps,
+  connection: NativeConnection,
+  temporal: TemporalSettings,
+  storageSettings: StorageSettings,
+): Promise<void> {
+  const worker = await createSharedWorker({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: temporal.taskQueue,
+    openStorage: (bucket) => openStorage(storageSettings, bucket),
+  });
+  await worker.runUntil(() => populate(publish, deps));
+}
+
+function explainConfigured(err: TemporalUnreachableError, configuredBy: string): TemporalUnreachableError {
+  return new TemporalUnreachableError(
+    `${err.message} (Temporal is configured by ${configuredBy}, so pushcache does not run standalone; fix or remove that configuration)`,
+  );
+}
+
+/** One line: that the Job runs standalone, what that loses, and how to give it a cluster. */
+export function standaloneWarning(mode: Extract<TemporalMode, { mode: 'standalone' }>): string {
+  const why = mode.forced
+    ? `--standalone given${mode.ignored ? ` (ignoring ${mode.ignored})` : ''}`
+    : 'no Temporal is configured (no --temporal-address, TEMPORAL_* variable or Temporal config file)';
+  return (
+    `running standalone: ${why}, so this Job runs its own Temporal dev server and worker; ` +
+    'its workflow history ends with the pod and there is no shared Web UI; ' +
+    'to use a Temporal cluster, set TEMPORAL_ADDRESS (e.g. `ENV TEMPORAL_ADDRESS=temporal-frontend:7233` in an image derived from this one) ' +
+    'or bake a Temporal config file into the image (~/.config/temporalio/temporal.toml, or TEMPORAL_CONFIG_FILE)'
+  );
+}
+

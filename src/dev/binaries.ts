@@ -17,6 +17,8 @@ const repoRoot = path.resolve(__dirname, '..', '..');
  */
 export function findBinary(name: ServerBinary, env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env[`PUSHCACHE_${name.toUpperCase()}_BIN`];
+  // A binary named on purpose is the one to use: a wrong path is an error, not a hint.
+  if (explicit && !isExecutable(explicit)) throw new Error(`PUSHCACHE_${name.toUpperCase()}_BIN=${explicit} is not an executable file`);
   const candidates = [
     ...(explicit ? [explicit] : []),
     ...(env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name)),

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ServerProcess {
@@ -12,12 +13,39 @@ export interface ServerProcess {
   readonly exited: Promise<number | null>;
 }
 
+/** The watchdog a server runs under when it must die with this process (see watchdog.ts). */
+export const WATCHDOG = [path.resolve(__dirname, 'watchdog.js'), path.resolve(__dirname, '..', '..', 'dist', 'dev', 'watchdog.js')].find((f) => existsSync(f)) ?? path.resolve(__dirname, 'watchdog.js');
+
+export interface StartProcessOptions {
+  env?: NodeJS.ProcessEnv;
+  logFile: string;
+  /**
+   * Run the server under a watchdog that stops it when this process exits, even by SIGKILL, and
+   * then removes `removeDir` if the server stopped cleanly.
+   */
+  dieWithParent?: { removeDir?: string };
+}
+
 /** Starts a server whose output goes to `logFile`, so a failed start can be diagnosed. */
-export function startProcess(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; logFile: string }): ServerProcess {
-  const log = createWriteStream(options.logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+export function startProcess(name: string, command: string, args: string[], options: StartProcessOptions): ServerProcess {
+  // The file itself, not a pipe through this process: the server's last lines are kept even
+  // when this process is gone first.
+  const log = openSync(options.logFile, 'a');
+  const env = { ...process.env, ...options.env };
+  let child: ChildProcess;
+  try {
+    child = options.dieWithParent
+      ? spawn(
+          process.execPath,
+          [WATCHDOG, ...(options.dieWithParent.removeDir ? ['--remove', options.dieWithParent.removeDir] : []), '--', command, ...args],
+          { env, stdio: ['pipe', log, log] },
+        )
+      : spawn(command, args, { env, stdio: ['ignore', log, log] });
+  } finally {
+    closeSync(log);
+  }
+  // Held open, never written: its end is the watchdog's signal. It must not keep this process alive.
+  (child.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(-1));
@@ -28,8 +56,11 @@ export function startProcess(name: string, command: string, args: string[], opti
     exited,
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      // A watchdog is told by closing its stdin, which it sees even if it is still starting up
+      // (a signal then would kill it before it could pass it on); it gets its own grace period.
+      if (options.dieWithParent) child.stdin?.destroy();
+      else child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.dieWithParent ? graceMs + 5000 : graceMs);
       await exited;
       clearTimeout(timer);
     },
