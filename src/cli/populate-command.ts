@@ -50,14 +50,23 @@ async function runPopulate(options: RawOptions): Promise<void> {
   };
 
   let standalone: StandaloneTemporal | undefined;
+  // Until the publish exists, there is nothing durable to come back to.
+  let publishStarted = false;
+  const report = reportTo(log);
+  const reportAndNote: PopulateDeps['report'] = (line, event) => {
+    if (event?.event === 'publish-started' || event?.event === 'publish-rejoined') publishStarted = true;
+    report(line, event);
+  };
   // A killed or stopped Job loses nothing on a cluster: the workflow waits for a Job to poll its queue again.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       // The dev server's watchdog stops it (and removes its files) once asked, or once this process is gone.
       standalone?.stopSoon();
-      const msg = standalone
-        ? `stopped by ${signal}; run the Job again to publish (standalone: this run's progress ends with its own Temporal; files already uploaded are checked again)`
-        : `stopped by ${signal}; the publish is durable, run the Job again to finish it`;
+      const msg = !publishStarted
+        ? `stopped by ${signal} before the publish started; nothing was written`
+        : standalone
+          ? `stopped by ${signal}; run the Job again to publish (standalone: this run's progress ends with its own Temporal; files already uploaded are checked again)`
+          : `stopped by ${signal}; the publish is durable, run the Job again to finish it`;
       log.write({ level: 'warn', msg, fields: { event: 'interrupted', signal, exitCode: EXIT.interrupted }, pretty: `pushcache: ${msg}` });
       process.exit(EXIT.interrupted);
     });
@@ -72,7 +81,7 @@ async function runPopulate(options: RawOptions): Promise<void> {
       sourceFirst(mode.mode === 'cluster' && err instanceof TemporalUnreachableError ? explainConfigured(err, mode.configuredBy) : err),
     );
     try {
-      const deps: PopulateDeps = { client, connection, scanned, storage: openStorage(storageSettings), bucket: storageSettings.bucket, temporal, report: reportTo(log) };
+      const deps: PopulateDeps = { client, connection, scanned, storage: openStorage(storageSettings), bucket: storageSettings.bucket, temporal, report: reportAndNote };
       if (standalone) await populateWithOwnWorker(publish, deps, connection, temporal, storageSettings);
       else await populate(publish, deps);
     } finally {

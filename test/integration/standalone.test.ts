@@ -136,7 +136,7 @@ async function verifyBuild(app: string, source: string, image: string, maxAge = 
 const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
 
 describe("the operator's Job, unchanged, with no Temporal configured", () => {
-  it('publishes standalone through /bin/bash -c "valpop populate …", exit 0; a new image adds a second manifest', async () => {
+  it('publishes standalone through /bin/bash -c "valpop populate …", exit 0; the same image again writes nothing; a new image adds a second manifest', async () => {
     const source = copyExample();
     const first = runBash(operatorCommand('op-app', source, 'quay.io/app:1'));
     const r = await first.result;
@@ -149,6 +149,13 @@ describe("the operator's Job, unchanged, with no Temporal configured", () => {
     // Everything it started is gone, its scratch directory too.
     await eventually('no process of the run is left', () => processesUnder(first.tmp).length === 0, 30_000);
     expect(readdirSync(first.tmp)).toEqual([]);
+
+    // The operator re-creates the Job for the same build: no second manifest, exit 0.
+    await sleep(1000);
+    const again = await runBash(operatorCommand('op-app', source, 'quay.io/app:1')).result;
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(lastLine(again.stdout)).toMatch(/^pushcache: nothing to publish for op-app: its newest build manifests\/op-app\/\d+ is quay.io\/app:1 with all 22 files in place; wrote nothing$/);
+    expect(await listKeys(openTestStorage(bucket), 'manifests/op-app/')).toHaveLength(1);
 
     // valpop's global flags, given only before the subcommand, and viper's hyphenated variable names.
     await sleep(1000);
