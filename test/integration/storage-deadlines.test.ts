@@ -195,8 +195,8 @@ describe('bytes that are not the staged ones', () => {
     expect(err).toBeInstanceOf(ContentMismatchError);
     expect((err as Error).message).toContain('2097152 bytes instead of the 3145728 staged');
     expect(ms).toBeLessThan(60_000);
-    // Not retried: one PUT, aborted.
-    expect(proxy.stats.requests - before).toBe(1);
+    // Not retried: at most one PUT, aborted (it may be cut before the proxy has read its headers).
+    expect(proxy.stats.requests - before).toBeLessThanOrEqual(1);
     expect(await storage.get('data/app/shrunk.js')).toBeUndefined();
   });
 });
