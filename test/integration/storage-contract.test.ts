@@ -232,6 +232,12 @@ describe.each(BACKENDS)('$name storage', (backend) => {
     // The source is left as it was.
     expect(await readBody(storage, 'data/app/fed-mods.json')).toMatchObject({ bytes: small, cacheControl: 'no-store' });
 
+    // Keys that need percent-encoding in CopyObject's source header.
+    const odd = "data/app/sp ace+ü%41(1)'.js";
+    await storage.put(odd, Buffer.from('odd'), { contentType: 'application/javascript', cacheControl: 'no-cache' });
+    expect(await storage.copy(odd, 'copies/sp ace+ü.js')).toBe(true);
+    expect(await readBody(storage, 'copies/sp ace+ü.js')).toMatchObject({ bytes: Buffer.from('odd'), contentType: 'application/javascript' });
+
     expect(await storage.copy('data/app/never-written.js', 'copies/never.js')).toBe(false);
     expect(await storage.get('copies/never.js')).toBeUndefined();
     expect(await storage.copy('data/ap', 'copies/prefix')).toBe(false);
