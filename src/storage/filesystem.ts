@@ -74,7 +74,11 @@ export class FilesystemStorage implements ReadableStorage {
    * a put's do. A source whose sidecar is missing or stale is copied with no metadata, as
    * `application/octet-stream`.
    */
-  async copy(fromKey: string, toKey: string, attempt = 1): Promise<boolean> {
+  async copy(fromKey: string, toKey: string): Promise<boolean> {
+    return this.copyAttempt(fromKey, toKey, 1);
+  }
+
+  private async copyAttempt(fromKey: string, toKey: string, attempt: number): Promise<boolean> {
     const source = await this.read(fromKey);
     if (!source) return false;
     const options: WriteOptions = {
@@ -98,7 +102,7 @@ export class FilesystemStorage implements ReadableStorage {
       );
     } catch (err) {
       // The source was rewritten while it was copied: copy what is there now, as S3 would.
-      if (err instanceof ContentMismatchError && attempt < COPY_ATTEMPTS) return this.copy(fromKey, toKey, attempt + 1);
+      if (err instanceof ContentMismatchError && attempt < COPY_ATTEMPTS) return this.copyAttempt(fromKey, toKey, attempt + 1);
       if (err instanceof ContentMismatchError) {
         throw new StorageError('StorageUnavailable', `copy ${fromKey} to ${toKey} in ${this.description} failed: the source kept changing while it was copied`, { cause: err });
       }

@@ -64,6 +64,8 @@ const PARTS_IN_FLIGHT = 2;
 // Attempts per request within one activity attempt (the SDK's, the signed PUT's, a streamed upload's).
 const SDK_ATTEMPTS = SIGNED_PUT_ATTEMPTS;
 
+const SDK_LOGGER = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 interface Agents {
   http: http.Agent;
   https: https.Agent;
@@ -98,6 +100,9 @@ export function createS3Client(options: S3StorageOptions, agents: Agents = keepA
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: new NodeHttpHandler(deadlines(agents, options.timeouts ?? DEFAULT_TIMEOUTS)),
+    // Without a logger the SDK prints to the console, e.g. a warning for every failed streamed
+    // request; pushcache's retries and typed errors report those failures once, with the fix.
+    logger: SDK_LOGGER,
   });
 }
 

@@ -24,7 +24,7 @@ export interface FaultProxy {
   /** Where to point an S3 client: `http://127.0.0.1:<port>`. */
   readonly endpoint: string;
   /** Requests seen (forwarded or not), and those given each fault. */
-  readonly stats: { requests: number; refused: number } & Record<Fault, number>;
+  readonly stats: { requests: number; refused: number; stalled: number } & Record<Fault, number>;
   /** Changes the share of faulty requests from now on. */
   setRate(rate: number): void;
   /**
@@ -39,6 +39,12 @@ export interface FaultProxy {
    * any after it are handled in whatever state `fn` leaves the proxy.
    */
   when(match: (req: http.IncomingMessage) => boolean, count: number, fn: () => void): void;
+  /**
+   * The next `count` requests matching `match` get silence, as from a store that stops
+   * answering mid-upload: the proxy reads their headers and first body chunk, then reads nothing
+   * more and never answers, until the client gives up and closes the connection.
+   */
+  stall(match: (req: http.IncomingMessage) => boolean, count?: number): void;
   close(): Promise<void>;
 }
 
@@ -60,8 +66,9 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
   const seed = options.seed ?? 1;
   let rate = options.rate ?? 0;
   const seen = new Map<string, number>();
-  const stats = { requests: 0, refused: 0, slowdown: 0, 'reset-before': 0, 'reset-after': 0 };
+  const stats = { requests: 0, refused: 0, stalled: 0, slowdown: 0, 'reset-before': 0, 'reset-after': 0 };
   const triggers: Array<{ match: (req: http.IncomingMessage) => boolean; left: number; fn: () => void }> = [];
+  const stalls: Array<{ match: (req: http.IncomingMessage) => boolean; left: number }> = [];
   const sockets = new Set<Socket>();
   let down = false;
 
@@ -83,6 +90,13 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
     if (down) {
       stats.refused++;
       req.socket.destroy();
+      return;
+    }
+    const stall = stalls.find((s) => s.left > 0 && s.match(req));
+    if (stall) {
+      stall.left--;
+      stats.stalled++;
+      req.once('data', () => req.pause());
       return;
     }
     const fault = decide(req);
@@ -148,6 +162,9 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
     },
     when(match, count, fn) {
       triggers.push({ match, left: count, fn });
+    },
+    stall(match, count = 1) {
+      stalls.push({ match, left: count });
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -7,7 +7,7 @@ import { resolvePruneSettings, resolvePublishSettings } from '../../src/config';
 import { cacheControl, contentType } from '../../src/contract/headers';
 import { dataKey, ENTRY_POINT, manifestPrefix, stagingPrefix } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
-import { InvalidNameError, StorageError } from '../../src/errors';
+import { ContentMismatchError, InvalidNameError, StorageError } from '../../src/errors';
 import { populate } from '../../src/job/populate';
 import { prune } from '../../src/job/prune';
 import { scanSource } from '../../src/source/scan';
@@ -30,6 +30,19 @@ const etagOf = (bytes: Buffer) => {
 };
 /** A body the way the Job sends a large file: a size and a stream that can be opened again. */
 const streamed = (bytes: Buffer): ObjectBody => ({ size: bytes.length, open: () => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
+/** A body staged as `staged` whose file now holds `actual`: a source rewritten after hashing. */
+const changed = (staged: Buffer, actual: Buffer): ObjectBody => ({ size: staged.length, open: () => Readable.from(chunksOf(actual, 64 * 1024)) });
+function chunksOf(bytes: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}
+/** The same bytes with one byte changed in the middle. */
+function flipped(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  out[Math.floor(out.length / 2)] ^= 0xff;
+  return out;
+}
 /** Bytes that are not a repeated pattern, so that parts of a multipart body differ. */
 function noise(size: number, seed: number): Buffer {
   const out = Buffer.alloc(size);
@@ -195,6 +208,122 @@ describe.each(BACKENDS)('$name storage', (backend) => {
     expect(await storage.listChildren('nothing/')).toEqual([]);
     await expect(storage.delete(['nothing/x', 'here/b'])).resolves.toBeUndefined();
     expect(await storage.get('here/a')).toEqual(Buffer.from('a'));
+  });
+
+  it('copies an object with its headers and metadata, overwriting the target, and answers false for a missing source', async () => {
+    const { storage } = await backend.fresh();
+    const small = Buffer.from('{"a":1}');
+    const large = noise(PART_SIZE + 4321, 7);
+    await storage.put('data/app/fed-mods.json', small, { contentType: 'application/json', cacheControl: 'no-store', metadata: { sha256: sha256(small), Build: 'b2' } });
+    await storage.put('data/app/big.wasm', streamed(large), { contentType: 'application/wasm', cacheControl: 'public, max-age=600', metadata: { sha256: sha256(large) } });
+    await storage.put('copies/fed-mods.json', Buffer.from('an older copy'), TEXT);
+
+    expect(await storage.copy('data/app/fed-mods.json', 'copies/fed-mods.json')).toBe(true);
+    expect(await storage.copy('data/app/big.wasm', 'copies/big.wasm')).toBe(true);
+    expect(await readBody(storage, 'copies/fed-mods.json')).toMatchObject({
+      bytes: small,
+      contentType: 'application/json',
+      cacheControl: 'no-store',
+      metadata: { sha256: sha256(small), build: 'b2' },
+    });
+    const big = await readBody(storage, 'copies/big.wasm');
+    expect(sha256(big!.bytes)).toBe(sha256(large));
+    expect(big).toMatchObject({ contentType: 'application/wasm', cacheControl: 'public, max-age=600', metadata: { sha256: sha256(large) } });
+    // The source is left as it was.
+    expect(await readBody(storage, 'data/app/fed-mods.json')).toMatchObject({ bytes: small, cacheControl: 'no-store' });
+
+    // Keys that need percent-encoding in CopyObject's source header.
+    const odd = "data/app/sp ace+ü%41(1)'.js";
+    await storage.put(odd, Buffer.from('odd'), { contentType: 'application/javascript', cacheControl: 'no-cache' });
+    expect(await storage.copy(odd, 'copies/sp ace+ü.js')).toBe(true);
+    expect(await readBody(storage, 'copies/sp ace+ü.js')).toMatchObject({ bytes: Buffer.from('odd'), contentType: 'application/javascript' });
+
+    expect(await storage.copy('data/app/never-written.js', 'copies/never.js')).toBe(false);
+    expect(await storage.get('copies/never.js')).toBeUndefined();
+    expect(await storage.copy('data/ap', 'copies/prefix')).toBe(false);
+  });
+
+  it('writes with ifAbsent only when the key is free, from a buffer, a stream and in parts', async () => {
+    const { storage } = await backend.fresh();
+    const bodies: Array<[string, Buffer, (b: Buffer) => ObjectBody]> = [
+      ['buffer', Buffer.from('first'), (b) => b],
+      ['stream', noise(2 * 1024 * 1024, 8), streamed],
+      ['parts', noise(PART_SIZE + 1000, 9), streamed],
+    ];
+    for (const [name, bytes, body] of bodies) {
+      const key = `if-absent/${name}`;
+      const progress: number[] = [];
+      expect(await storage.put(key, body(bytes), { ...TEXT, ifAbsent: true, sha256: sha256(bytes), onProgress: (n) => progress.push(n) })).toBe(true);
+      expect(progress.at(-1)).toBe(bytes.length);
+      const other = noise(bytes.length, 99);
+      expect(await storage.put(key, body(other), { ...TEXT, ifAbsent: true })).toBe(false);
+      expect(sha256((await readBody(storage, key))!.bytes)).toBe(sha256(bytes));
+      // Without ifAbsent the same write replaces it.
+      expect(await storage.put(key, body(other), TEXT)).toBe(true);
+      expect(sha256((await readBody(storage, key))!.bytes)).toBe(sha256(other));
+    }
+  });
+
+  it('lets exactly one of two simultaneous multipart writes with ifAbsent create the object', async () => {
+    const { storage } = await backend.fresh();
+    for (let round = 0; round < 3; round++) {
+      const key = `race/parts-${round}`;
+      const bodies = [noise(PART_SIZE + 10, 10 + round), noise(PART_SIZE + 20, 20 + round)];
+      const created = await Promise.all(bodies.map((b) => storage.put(key, streamed(b), { ...TEXT, ifAbsent: true })));
+      expect(created.filter(Boolean)).toHaveLength(1);
+      expect(sha256((await readBody(storage, key))!.bytes)).toBe(sha256(bodies[created.indexOf(true)]));
+    }
+  });
+
+  it('refuses bytes that differ from the staged sha256, and leaves the previous object in place', async () => {
+    const { storage } = await backend.fresh();
+    const cases: Array<[string, Buffer, (staged: Buffer) => { body: ObjectBody; detail: RegExp }]> = [
+      ['small buffer', Buffer.from('staged small file'), (b) => ({ body: flipped(b), detail: /sha256/ })],
+      ['small stream, rewritten', noise(4096, 11), (b) => ({ body: changed(b, flipped(b)), detail: /sha256/ })],
+      ['small stream, shrunk', noise(4096, 12), (b) => ({ body: changed(b, b.subarray(0, 4000)), detail: /4000 bytes instead of the 4096 staged/ })],
+      ['1 MiB stream, rewritten', noise(1024 * 1024, 13), (b) => ({ body: changed(b, flipped(b)), detail: /sha256/ })],
+      ['3 MiB stream, shrunk', noise(3 * 1024 * 1024, 14), (b) => ({ body: changed(b, b.subarray(0, 2 * 1024 * 1024)), detail: /2097152 bytes instead/ })],
+      ['3 MiB stream, grown', noise(3 * 1024 * 1024, 15), (b) => ({ body: changed(b, Buffer.concat([b, b.subarray(0, 5)])), detail: /more than the 3145728 bytes staged/ })],
+      ['multipart, rewritten', noise(2 * PART_SIZE + 100, 16), (b) => ({ body: changed(b, flipped(b)), detail: /sha256/ })],
+      ['multipart of whole parts, rewritten at the end', noise(2 * PART_SIZE, 17), (b) => ({ body: changed(b, Buffer.concat([b.subarray(0, -1), Buffer.from([b[b.length - 1] ^ 1])])), detail: /sha256/ })],
+      ['multipart, shrunk', noise(2 * PART_SIZE + 100, 18), (b) => ({ body: changed(b, b.subarray(0, PART_SIZE + 50)), detail: /bytes instead/ })],
+      ['multipart, grown', noise(PART_SIZE + 100, 19), (b) => ({ body: changed(b, Buffer.concat([b, noise(PART_SIZE, 20)])), detail: /more than/ })],
+    ];
+    for (const [name, staged, make] of cases) {
+      const key = `verified/${name.replace(/[ ,]+/g, '-')}`;
+      const { body, detail } = make(staged);
+      const err = await storage.put(key, body, { ...TEXT, sha256: sha256(staged) }).catch((e: unknown) => e);
+      expect([name, err]).toEqual([name, expect.any(ContentMismatchError)]);
+      expect(err).toMatchObject({ type: 'SourceChanged', permanent: true, key, message: expect.stringMatching(detail) });
+      expect((err as Error).message).toMatch(new RegExp(`^the bytes sent for ${key} are not the ones staged \\(.*\\): the source changed during the publish$`));
+      expect([name, await storage.get(key)]).toEqual([name, undefined]);
+
+      // Over an existing object the refused write changes nothing.
+      const previous = Buffer.from(`previous ${name}`);
+      await storage.put(key, previous, TEXT);
+      await expect(storage.put(key, make(staged).body, { ...TEXT, sha256: sha256(staged) })).rejects.toThrow(ContentMismatchError);
+      expect(await readBody(storage, key)).toMatchObject({ bytes: previous, size: previous.length, etag: etagOf(previous) });
+    }
+    expect(await listAll(storage, 'verified/')).toHaveLength(cases.length);
+
+    // The staged bytes themselves go up.
+    for (const bytes of [Buffer.from('ok'), noise(PART_SIZE + 7, 21)]) {
+      expect(await storage.put(`verified/ok-${bytes.length}`, bytes.length > 100 ? streamed(bytes) : bytes, { ...TEXT, sha256: sha256(bytes) })).toBe(true);
+      expect(sha256((await readBody(storage, `verified/ok-${bytes.length}`))!.bytes)).toBe(sha256(bytes));
+    }
+  });
+
+  it('reports progress as a streamed body is consumed, and a buffer once', async () => {
+    const { storage } = await backend.fresh();
+    const bytes = noise(PART_SIZE + 3 * 65536, 22);
+    const progress: number[] = [];
+    await storage.put('progress/big', streamed(bytes), { ...TEXT, onProgress: (n) => progress.push(n) });
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(progress.at(-1)).toBe(bytes.length);
+    const once: number[] = [];
+    await storage.put('progress/small', Buffer.from('12345'), { ...TEXT, onProgress: (n) => once.push(n) });
+    expect(once).toEqual([5]);
   });
 
   it('passes checkAccess on its bucket and refuses a missing one as permanent', async () => {
