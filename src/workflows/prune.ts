@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
   continueAsNew,
@@ -6,6 +7,7 @@ import {
   executeChild,
   proxyActivities,
   setHandler,
+  TimeoutFailure,
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -48,7 +50,7 @@ async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResul
   const lock = await acquireAppLock(input.bucket, app, 'exclusive', input.lockWaitSeconds * 1000);
   if (!lock) return finish({ app, status: 'busy', ...ZERO, deleteCount: 0, manifests: [], recentlyWritten: 0 });
   try {
-    const plan = await describeFailure(`planning the prune of ${app}`, () =>
+    const plan = await placed(input, `planning the prune of ${app}`, () =>
       planning.planAppPrune({
         bucket: input.bucket,
         app,
@@ -63,14 +65,14 @@ async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResul
     const { planKey, ...summary } = plan;
     if (input.dryRun) return finish({ app, status: 'dry-run', ...summary });
     if (input.maxDelete !== undefined && plan.deleteCount > input.maxDelete) {
-      if (planKey) await discarding.discardPrunePlan({ bucket: input.bucket, planKey });
+      if (planKey) await placed(input, `discarding the plan of ${app}`, () => discarding.discardPrunePlan({ bucket: input.bucket, planKey }));
       throw ApplicationFailure.create({
         type: 'MaxDeleteExceeded',
         message: `pruning ${app} would delete ${plan.deleteCount} objects, more than --max-delete ${input.maxDelete}; nothing was deleted (run with --dry-run to see them)`,
         nonRetryable: true,
       });
     }
-    if (planKey) await describeFailure(`deleting ${plan.deleteCount} objects of ${app}`, () => deleting.deletePlanned({ bucket: input.bucket, planKey }));
+    if (planKey) await placed(input, `deleting ${plan.deleteCount} objects of ${app}`, () => deleting.deletePlanned({ bucket: input.bucket, planKey }));
     return finish({ app, status: 'pruned', ...summary });
   } finally {
     await lock.release();
@@ -88,6 +90,24 @@ function placement(input: PruneOptions): { taskQueue?: string; scheduleToStartTi
     taskQueue: input.activityTaskQueue,
     ...(input.activityScheduleToStartTimeout !== undefined ? { scheduleToStartTimeout: input.activityScheduleToStartTimeout } : {}),
   };
+}
+
+/** describeFailure, saying what a schedule-to-start timeout on the given queue means. */
+function placed<T>(input: PruneOptions, step: string, fn: () => Promise<T>): Promise<T> {
+  return describeFailure(step, async () => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (input.activityTaskQueue !== undefined && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START') {
+        throw ApplicationFailure.create({
+          type: 'WorkerGone',
+          message: `${step} failed: no worker took it from task queue ${input.activityTaskQueue} within ${String(input.activityScheduleToStartTimeout)} (has the Job that polls that queue exited?); nothing more was deleted`,
+          nonRetryable: true,
+        });
+      }
+      throw err;
+    }
+  });
 }
 
 function finish<T extends AppPruneResult | PruneAllResult>(result: T): T {
@@ -111,7 +131,7 @@ async function pruneAll(input: PruneOptions, parallelism: number, carried?: Prun
     retry: { maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT },
     ...placement(input),
   });
-  const listed = await describeFailure('listing the apps in the bucket', () => acts.listApps({ bucket: input.bucket }));
+  const listed = await placed(input, 'listing the apps in the bucket', () => acts.listApps({ bucket: input.bucket }));
   const pending = listed.apps.filter((app) => carried === undefined || app > carried.after);
   const thisRun = pending.slice(0, APPS_PER_RUN);
   const result: PruneAllResult = carried?.result ?? { apps: 0, pruned: 0, busy: [], failed: [], ignored: listed.ignored, totals: { ...ZERO } };
