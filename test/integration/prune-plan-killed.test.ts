@@ -12,7 +12,7 @@ import type { AppPruneResult } from '../../src/prune/types';
 import type { PruneWorkflow } from '../../src/workflows/prune';
 import { cleanEnv } from '../helpers/cli';
 import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';
-import { jobEnv, listKeys, newBucket, openTestStorage, populateDeps, startHarness, testServers } from '../helpers/servers';
+import { jobEnv, listKeys, newBucket, openTestStorage, populateDeps, quietRuntime, startHarness, testServers } from '../helpers/servers';
 import { generatedTree } from '../helpers/trees';
 
 jest.setTimeout(240_000);
@@ -24,6 +24,7 @@ afterEach(() => {
 
 describe('a worker killed while a prune plans', () => {
   it('costs the app a heartbeat timeout: the plan is retried elsewhere and a publish of the app then completes', async () => {
+    quietRuntime();
     const bucket = await newBucket();
     const storage = openTestStorage(bucket);
     const t = nowSeconds();
