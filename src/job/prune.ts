@@ -79,6 +79,21 @@ export function describeApp(r: AppPruneResult): ReportLine[] {
     { event: 'prune-decision', app: r.app, key: m.key, action: m.action, reason: m.reason },
   ]);
   for (const o of r.objects ?? []) lines.push([`would delete ${o.key}: ${REASONS[o.reason]}`, { event: 'prune-decision', app: r.app, key: o.key, action: 'delete', reason: o.reason }]);
+  if (r.conflicts) {
+    const keys = r.conflictKeys ?? [];
+    lines.push([
+      `${r.app}: kept ${r.conflicts} objects that no kept build names but the live fed-mods.json or index.html loads: ${keys.join(', ')}` +
+        (r.conflicts > keys.length ? ` and ${r.conflicts - keys.length} more` : '') +
+        '; the live build is not one a retained manifest describes: republish it, or roll back to a build that has one',
+      { event: 'prune-conflicts', level: 'warn', app: r.app, conflicts: r.conflicts, keys },
+    ]);
+  }
+  if (r.referenceProblems?.length) {
+    lines.push([
+      `${r.app}: could not read every reference of the live entry files (what they do name was kept): ${r.referenceProblems.join('; ')}`,
+      { event: 'prune-reference-problems', level: 'warn', app: r.app, problems: r.referenceProblems },
+    ]);
+  }
   const listed = (r.objects ?? []).length;
   const total = r.objectsDeleted + r.orphansDeleted + r.recordsDeleted;
   if (dry && listed < total) lines.push([`... and ${total - listed} more objects`, { event: 'prune-decisions-not-listed', app: r.app, objects: total - listed }]);
@@ -87,6 +102,7 @@ export function describeApp(r: AppPruneResult): ReportLine[] {
     `${r.app}: ${verb} ${r.manifestsDeleted} of ${r.manifestsDeleted + r.manifestsKept} builds, ` +
       `${r.objectsDeleted} objects of those builds and ${r.orphansDeleted} unreferenced objects; kept ${r.objectsKept} objects` +
       (r.recentlyWritten ? ` (${r.recentlyWritten} left because they were written within the grace period)` : '') +
+      (r.conflicts ? ` (${r.conflicts} because the live entry files load them)` : '') +
       (dry ? '; nothing was deleted (dry run)' : ''),
     {
       event: 'pruned',
@@ -99,6 +115,7 @@ export function describeApp(r: AppPruneResult): ReportLine[] {
       recordsDeleted: r.recordsDeleted,
       objectsKept: r.objectsKept,
       recentlyWritten: r.recentlyWritten,
+      conflicts: r.conflicts ?? 0,
       // Keys removed from the bucket, manifests and pushcache's records included.
       deleted: dry ? 0 : r.deleteCount,
     },
@@ -118,6 +135,7 @@ function describeAll(r: PruneAllResult, dryRun: boolean): ReportLine[] {
     [
       `${dryRun ? 'would prune' : 'pruned'} ${r.pruned} of ${r.apps} apps: ${dryRun ? 'would delete' : 'deleted'} ${t.manifestsDeleted} builds, ` +
         `${t.objectsDeleted} objects of those builds and ${t.orphansDeleted} unreferenced objects; kept ${t.manifestsKept} builds and ${t.objectsKept} objects` +
+        (t.conflicts ? ` (${t.conflicts} because live entry files load them; prune each app with --prefix to see which)` : '') +
         (dryRun ? '; nothing was deleted (dry run; use --prefix APP --dry-run to list the keys)' : ''),
       { event: 'pruned-all', apps: r.apps, pruned: r.pruned, ...t },
     ],

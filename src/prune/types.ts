@@ -28,9 +28,23 @@ export interface PruneCounts {
   objectsKept: number;
   /** pushcache's own objects: entry-file copies of deleted (or no) builds, staging records of publishes that never finished, stale plans. */
   recordsDeleted: number;
+  /**
+   * Objects the retention rule would delete that the live fed-mods.json or index.html loads:
+   * kept (and counted in objectsKept), because deleting them breaks the app. Absent in results
+   * of older versions.
+   */
+  conflicts?: number;
 }
 
-export interface PrunePlanSummary extends PruneCounts {
+/** What a prune kept against the manifests' word, and what it could not read in the live entry files. */
+export interface PruneConflicts {
+  /** Up to CONFLICT_LIST_LIMIT of the kept keys. */
+  conflictKeys?: string[];
+  /** Up to CONFLICT_LIST_LIMIT problems found reading the live fed-mods.json and index.html. */
+  referenceProblems?: string[];
+}
+
+export interface PrunePlanSummary extends PruneCounts, PruneConflicts {
   /** Every key the plan deletes, manifests included. */
   deleteCount: number;
   /** Where the keys are listed; absent when there is nothing to delete or on a dry run. */
@@ -69,16 +83,24 @@ export interface PruneOptions {
   collectOrphans?: boolean;
   /** How long to wait for publishes of the app to finish before reporting it busy. */
   lockWaitSeconds: number;
-  /** A delete silent this long is taken for dead and resumed elsewhere. */
+  /** A plan or delete silent this long is taken for dead and retried (resumed, for a delete) elsewhere. */
   heartbeatTimeout: Duration;
   maxAttempts: number;
+  /**
+   * Where the prune's activities (list, plan, delete, discard) run; default the workflow's own
+   * queue (the shared worker). A Job passes its per-publish queue so its prune uses the store
+   * the Job was given.
+   */
+  activityTaskQueue?: string;
+  /** With `activityTaskQueue`: how long an activity may wait for that queue's worker before the prune fails (a Job that is gone). */
+  activityScheduleToStartTimeout?: Duration;
 }
 
 export type PruneInput = PruneOptions & ({ app: string; all?: undefined } | { all: true; app?: undefined; appParallelism: number });
 
 export type AppPruneStatus = 'pruned' | 'dry-run' | 'busy';
 
-export interface AppPruneResult extends PruneCounts {
+export interface AppPruneResult extends PruneCounts, PruneConflicts {
   app: string;
   status: AppPruneStatus;
   deleteCount: number;
