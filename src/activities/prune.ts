@@ -239,6 +239,7 @@ class PlanProgress {
       description: storage.description,
       checkAccess: () => storage.checkAccess(),
       put: (key, body, options) => storage.put(key, body, options),
+      copy: (from, to) => storage.copy(from, to),
       putIfAbsent: (key, body, options) => storage.putIfAbsent(key, body, options),
       listChildren: (prefix) => storage.listChildren(prefix),
       delete: (keys) => storage.delete(keys),

@@ -75,7 +75,10 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   }
   if (input.prune) {
     progress.phase = 'pruning';
-    result.prune = await pruneAfterPublish(input.prune);
+    // With the go-live step, the prune's activities run on the Job too, with the Job's store.
+    // The prune holds the app's exclusive lock: a Job gone meanwhile may hold it up a little, not an hour.
+    const onJob = guarded ? { activityTaskQueue: input.filesTaskQueue, activityScheduleToStartTimeout: '2m' as const } : {};
+    result.prune = await pruneAfterPublish({ ...input.prune, ...onJob });
   }
   progress.phase = 'done';
   upsertMemo({ result });

@@ -15,8 +15,14 @@ class MemoryStorage implements Storage {
   private waiting: Array<() => void> = [];
 
   async checkAccess(): Promise<void> {}
-  async put(key: string, body: ObjectBody): Promise<void> {
+  async put(key: string, body: ObjectBody): Promise<boolean> {
     this.objects.set(key, body as Buffer);
+    return true;
+  }
+  async copy(from: string, to: string): Promise<boolean> {
+    const body = this.objects.get(from);
+    if (body) this.objects.set(to, body);
+    return body !== undefined;
   }
   async putIfAbsent(key: string, body: Buffer): Promise<boolean> {
     if (this.objects.has(key)) return false;
