@@ -10,6 +10,7 @@ import { StorageError } from '../../src/errors';
 import { populate } from '../../src/job/populate';
 import { scanSource } from '../../src/source/scan';
 import type { Storage } from '../../src/storage/storage';
+import type { ReportEvent } from '../../src/telemetry/log';
 import { startCli } from '../helpers/cli';
 import { expectLiveBuild, failingWrites, liveTree } from '../helpers/live-build';
 import { jobEnv, listKeys, newBucket, openTestStorage, populateDeps, startHarness, type Harness } from '../helpers/servers';
@@ -22,8 +23,10 @@ beforeAll(async () => {
 });
 afterAll(async () => harness?.close());
 
-function publish(bucket: string, app: string, dir: string, image: string, storage?: Storage, extra: Record<string, string> = {}) {
-  return populate(resolvePublishSettings({ source: dir, prefix: app, image, prune: false, ...extra }), populateDeps(harness, bucket, storage));
+function publish(bucket: string, app: string, dir: string, image: string, storage?: Storage, extra: Record<string, string> = {}, onEvent?: (event: ReportEvent) => void) {
+  const deps = populateDeps(harness, bucket, storage);
+  if (onEvent) deps.report = (_line, event) => event && onEvent(event);
+  return populate(resolvePublishSettings({ source: dir, prefix: app, image, prune: false, ...extra }), deps);
 }
 
 describe('one guarded go-live step', () => {
@@ -33,8 +36,13 @@ describe('one guarded go-live step', () => {
       // The earlier build is the bigger one, so the later one is ready first and must wait for it.
       const early = liveTree(`a${round}`, 300);
       const late = liveTree(`b${round}`, 3);
-      const first = publish(bucket, 'app', early, `img:a${round}`, undefined, { uploadConcurrency: '2', batchFiles: '50', batchParallelism: '1' });
-      await sleep(300);
+      // The second starts once the first holds the app lock and uploads (it hashes more, so it would start later).
+      let started!: () => void;
+      const firstStarted = new Promise<void>((resolve) => (started = resolve));
+      const first = publish(bucket, 'app', early, `img:a${round}`, undefined, { uploadConcurrency: '2', batchFiles: '50', batchParallelism: '1' }, (event) => {
+        if (event.event === 'progress' && event.phase === 'uploading') started();
+      });
+      await firstStarted;
       const second = publish(bucket, 'app', late, `img:b${round}`);
       const [a, b] = await Promise.all([first, second]);
       expect(b.timestamp).toBeGreaterThanOrEqual(a.timestamp);
