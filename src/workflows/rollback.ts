@@ -1,4 +1,4 @@
-import { defineQuery, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { defineQuery, patched, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { RollbackActivities } from '../activities/rollback';
 import type { RollbackTarget } from '../rollback/types';
 import { acquireAppLock } from './app-lock';
@@ -27,7 +27,11 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   // Held shared, as a publish holds it: no prune may delete the files between the check and the
   // new manifest that names them.
   const lock = await describeFailure('taking the app lock', () => acquireAppLock(input.bucket, input.app, 'shared'));
+  let turn;
   try {
+    // A rollback makes a build live as a publish's go-live step does: one at a time per app, in
+    // start order, and checked while no publish can change the files. Older runs replay without.
+    if (patched('rollback-go-live')) turn = await describeFailure('waiting for the go-live turn', () => acquireAppLock(input.bucket, input.app, 'go-live'));
     phase = 'checking';
     const target: RollbackTarget = await describeFailure('checking the build to roll back to', () =>
       acts.checkRollbackTarget({ bucket: input.bucket, app: input.app, to: input.to }),
@@ -55,6 +59,7 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     phase = 'failed';
     throw err;
   } finally {
+    await turn?.release();
     await lock?.release();
   }
 }
