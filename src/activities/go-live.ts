@@ -148,7 +148,11 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
     async restoreLive(input: RestoreLiveInput): Promise<RestoreLiveResult> {
       if (await findCommitted(storage, input)) return { restored: 0, removed: 0, lost: [], alreadyLive: true };
       const record = await readRecord(input.app, input.publishId);
-      if (!record) return { restored: 0, removed: 0, lost: [], alreadyLive: false };
+      if (!record) {
+        // The step failed before its first write: only copies it may have made are left to remove.
+        await discard(input.app, input.publishId);
+        return { restored: 0, removed: 0, lost: [], alreadyLive: false };
+      }
       const lost: string[] = [];
       let restored = 0;
       let removed = 0;

@@ -1,6 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import pMap from 'p-map';
-import { buildCopiesPrefix, dataPrefix, isAppKey, prunePlanKey, prunePlanPrefix, stagingPrefix } from '../contract/keys';
+import { buildCopiesPrefix, dataPrefix, goLivePrefix, isAppKey, prunePlanKey, prunePlanPrefix, stagingPrefix } from '../contract/keys';
 import { CorruptRecordError } from '../errors';
 import { validateAppName } from '../contract/names';
 import { collect, listAppNames, readInFlight, readManifests } from '../prune/app-state';
@@ -126,6 +126,10 @@ async function planPrune(app: string, input: PlanPruneInput, storage: Storage, a
   const ownPlan = prunePlanKey(app, input.planId);
   for (const o of await collect(storage.list(prunePlanPrefix(app)))) {
     if (o.key !== ownPlan && isStale(o)) staleRecords.push(o.key);
+  }
+  // What the go-live step of a publish that never finished kept aside (a Job that never came back).
+  for (const o of await collect(storage.list(goLivePrefix(app)))) {
+    if (isStale(o)) staleRecords.push(o.key);
   }
   const decide = (objects: DataObject[], copies: StoredObject[]) =>
     planRetention({ app, manifests, inFlight, objects, now: input.now, copies, inFlightBuilds }, input.rule);

@@ -79,6 +79,6 @@ export const goLiveBackupKey = (app: string, publishId: string, relpath: string)
  * `.` or `..` segment that a store normalising paths could resolve into another prefix.
  */
 export function isAppKey(app: string, key: string): boolean {
-  const prefixes = [dataPrefix(app), manifestPrefix(app), buildCopiesPrefix(app), stagingPrefix(app), prunePlanPrefix(app)];
+  const prefixes = [dataPrefix(app), manifestPrefix(app), buildCopiesPrefix(app), stagingPrefix(app), prunePlanPrefix(app), goLivePrefix(app)];
   return prefixes.some((p) => key.startsWith(p) && key.length > p.length) && !key.split('/').some((s) => s === '.' || s === '..');
 }
