@@ -11,6 +11,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   S3Client,
   paginateListObjectsV2,
@@ -251,9 +252,22 @@ export class S3Storage implements ReadableStorage {
     } catch (err) {
       if (bodyError !== undefined) throw new BodyReadError(bodyError);
       if (options.ifAbsent && statusOf(err) === 412) return false;
+      // A store may answer 412 as soon as it has the headers and close the connection while the
+      // body is still going out; the client then sees only the broken pipe. A conditional write
+      // that failed this way wrote nothing of ours, so an object at the key is someone else's.
+      if (options.ifAbsent && statusOf(err) === undefined && (await this.exists(key))) return false;
       throw err;
     } finally {
       verifier.destroy();
+    }
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return true;
+    } catch {
+      return false;
     }
   }
 
