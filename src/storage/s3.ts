@@ -169,7 +169,8 @@ export class S3Storage implements ReadableStorage {
 
   async put(key: string, body: ObjectBody, options: WriteOptions): Promise<boolean> {
     if (Buffer.isBuffer(body) || body.size < BUFFER_LIMIT) {
-      const bytes = Buffer.isBuffer(body) ? body : await readAll(body.open());
+      const bytes = Buffer.isBuffer(body) ? body : await readAll(body.open(), body.size);
+      if (!Buffer.isBuffer(body) && bytes.length > body.size) throw new ContentMismatchError(key, `more than the ${body.size} bytes staged`);
       if (!Buffer.isBuffer(body) && bytes.length !== body.size) throw new ContentMismatchError(key, `${bytes.length} bytes instead of the ${body.size} staged`);
       const written = await this.putBuffer(key, bytes, options);
       if (written) options.onProgress?.(bytes.length);
@@ -565,9 +566,15 @@ function describe(err: unknown): string {
   return [...new Set(parts.filter(Boolean)), message].filter(Boolean).join(': ');
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+/** Reads a stream whole, stopping once it holds more than `limit` bytes (a file that grew). */
+async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  let length = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    if (length > limit) break;
+  }
   return Buffer.concat(chunks);
 }
 

@@ -281,6 +281,7 @@ describe.each(BACKENDS)('$name storage', (backend) => {
       ['small buffer', Buffer.from('staged small file'), (b) => ({ body: flipped(b), detail: /sha256/ })],
       ['small stream, rewritten', noise(4096, 11), (b) => ({ body: changed(b, flipped(b)), detail: /sha256/ })],
       ['small stream, shrunk', noise(4096, 12), (b) => ({ body: changed(b, b.subarray(0, 4000)), detail: /4000 bytes instead of the 4096 staged/ })],
+      ['small stream, grown', noise(4096, 23), (b) => ({ body: changed(b, noise(2 * 1024 * 1024, 24)), detail: /more than the 4096 bytes staged/ })],
       ['1 MiB stream, rewritten', noise(1024 * 1024, 13), (b) => ({ body: changed(b, flipped(b)), detail: /sha256/ })],
       ['3 MiB stream, shrunk', noise(3 * 1024 * 1024, 14), (b) => ({ body: changed(b, b.subarray(0, 2 * 1024 * 1024)), detail: /2097152 bytes instead/ })],
       ['3 MiB stream, grown', noise(3 * 1024 * 1024, 15), (b) => ({ body: changed(b, Buffer.concat([b, b.subarray(0, 5)])), detail: /more than the 3145728 bytes staged/ })],
