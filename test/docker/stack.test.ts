@@ -152,14 +152,16 @@ describeDocker('the compose stack, the operator\'s Job and the worker container'
     },
   );
 
-  describe('the worker container on its own (read-only root filesystem, /tmp a tmpfs)', () => {
+  describe('the worker container on its own (read-only root filesystem, /tmp a 64 MiB tmpfs, no capabilities)', () => {
     const worker = `${project}-ro-worker`;
 
     beforeAll(async () => {
       // Only this worker polls the shared task queue from here on.
       expect(compose(['stop', 'worker']).status).toBe(0);
       dockerOk([
-        'run', '-d', '--name', worker, '--network', network, '--read-only', '--tmpfs', '/tmp',
+        // As deploy/worker-deployment.yaml runs it: read-only root, a 64 MiB /tmp, no capabilities.
+        'run', '-d', '--name', worker, '--network', network, '--read-only', '--tmpfs', '/tmp:size=64m',
+        '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
         '--health-interval', '2s', '--health-timeout', '5s', '--health-retries', '3', '--health-start-period', '60s',
         '-e', 'TEMPORAL_ADDRESS=temporal:7233', '-e', 'PUSHCACHE_AWS_ENDPOINT=minio', '-e', 'PUSHCACHE_AWS_PORT=9000',
         '-e', `PUSHCACHE_AWS_BUCKET_NAME=${BUCKET}`, '-e', `PUSHCACHE_AWS_ACCESS_KEY_ID=${ACCESS_KEY}`, '-e', `PUSHCACHE_AWS_SECRET_ACCESS_KEY=${SECRET_KEY}`,
