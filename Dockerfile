@@ -1,29 +1,37 @@
-# syntax=docker/dockerfile:1
+# The Temporal CLI's own image: one static `temporal` binary, whose `server start-dev` is the
+# standalone mode's Temporal when no Temporal is configured. The same tag docker-compose.yml runs.
+FROM temporalio/temporal:1.5.1 AS temporal
+
 # Build: compile TypeScript and bundle workflow code once, so workers start without webpack.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund
+# `npm run image` puts an npm cache holding exactly this lock file's packages in .image-cache/, and
+# npm installs from it offline, never from the host's npm config. Without it (`docker build .` with
+# a registry) npm uses its default registry. The wildcard lets the COPY find no cache.
+COPY package.json package-lock.json .image-cach[e] ./
+RUN if [ -d npm-cache ]; then set -- --offline --cache /app/npm-cache; fi \
+ && npm ci --ignore-scripts --no-audit --no-fund "$@"
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
-# The Temporal CLI: `populate` runs its dev server when no Temporal is configured (standalone
-# mode, the frontend operator's Job as it is). Fetched with node, which this image already has.
-ARG PUSHCACHE_TEMPORAL_CLI_VERSION=1.5.1
-ARG TARGETARCH=amd64
-RUN node -e "fetch('https://temporal.download/cli/archive/v' + process.env.PUSHCACHE_TEMPORAL_CLI_VERSION + '?platform=linux&arch=' + process.env.TARGETARCH).then(async (r) => { if (!r.ok) throw new Error('temporal CLI download: HTTP ' + r.status); require('fs').writeFileSync('/tmp/temporal.tar.gz', Buffer.from(await r.arrayBuffer())); })" \
- && tar -xzf /tmp/temporal.tar.gz -C /usr/local/bin temporal \
- && rm /tmp/temporal.tar.gz \
- && /usr/local/bin/temporal --version
+# Production dependencies only, and one platform's Temporal core bridge: the package ships prebuilt
+# binaries for five (about 27 MB each). npm's hidden lock file is only a cache for npm itself, and
+# prune leaves the scopes it emptied.
+RUN npm run build \
+ && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund \
+ && bridge="$(node -p "({ x64: 'x86_64', arm64: 'aarch64' })[process.arch]")-unknown-linux-gnu" \
+ && test -d "node_modules/@temporalio/core-bridge/releases/$bridge" \
+ && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$bridge" -exec rm -rf {} + \
+ && rm -f node_modules/.package-lock.json \
+ && find node_modules -type d -empty -delete
 
 # Runtime: production dependencies only, non-root.
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
+COPY --from=temporal /temporal /usr/local/bin/temporal
 COPY --from=build --chown=root:root /app/package.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
-COPY --from=build --chown=root:root /usr/local/bin/temporal /usr/local/bin/temporal
 COPY --chown=root:root example ./example
 # `valpop` is an alias so the operator's existing command line (`valpop populate ...`) works unchanged.
 RUN chmod +x dist/cli/main.js \

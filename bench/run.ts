@@ -54,8 +54,6 @@ const log = (line: string) => console.log(`bench: ${line}`);
 async function main(): Promise<void> {
   const started = Date.now();
   const options = parseOptions(process.argv);
-  // The bench's own S3 client would otherwise warn about Node 20 on every start.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const modeName = options.quick ? 'quick' : 'full';
   const mode = MODES[modeName];
   const runs = options.runs === undefined ? mode.runs : Number(options.runs);

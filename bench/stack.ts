@@ -77,7 +77,6 @@ export async function startBenchPushcache(options: { minio: BenchMinio; logDir: 
     PUSHCACHE_AWS_ENDPOINT: options.minio.endpoint,
     PUSHCACHE_AWS_ACCESS_KEY_ID: BENCH_CREDENTIALS.accessKeyId,
     PUSHCACHE_AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   const logFile = path.join(options.logDir, 'worker.log');
   const worker = startProcess('worker', process.execPath, [options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env });

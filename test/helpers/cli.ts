@@ -11,7 +11,7 @@ export interface CliResult {
 
 /** Environment for a child CLI: no inherited credentials or settings, only what the test gives. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
   return { ...env, ...extra };
 }
 

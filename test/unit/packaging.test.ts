@@ -16,9 +16,13 @@ describe('container packaging', () => {
 
   it('builds a multi-stage, non-root image on a current LTS Node', () => {
     const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
-    const stages = dockerfile.match(/^FROM\s+(\S+)/gm) ?? [];
+    const stages = (dockerfile.match(/^FROM\s+(\S+)/gm) ?? []).filter((from) => !from.includes('temporalio/temporal:'));
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const from of stages) expect(from).toMatch(/node:(22|24)\b/);
+    for (const from of stages) expect(from).toMatch(/node:24\b/);
+    // The standalone mode's Temporal comes from the same image tag the compose file runs.
+    const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'));
+    expect(dockerfile).toMatch(new RegExp(`^FROM ${compose.services.temporal.image.replace(/\./g, '\\.')} AS temporal$`, 'm'));
+    expect(dockerfile).toMatch(/^COPY --from=temporal \/temporal \/usr\/local\/bin\/temporal$/m);
     expect(dockerfile).toMatch(/^USER\s+(?!root)\w+/m);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
   });
@@ -44,7 +48,12 @@ describe('container packaging', () => {
   it('gives the compose worker its ports and a readiness health check that the example publish waits for', () => {
     const config = parse(execFileSync('docker-compose', ['config'], { cwd: root, encoding: 'utf8' }));
     const worker = config.services.worker;
-    expect(worker.ports.map((p: { target: number }) => p.target).sort()).toEqual([...workerPorts].sort());
+    // Published on loopback only ("127.0.0.1:HOST:CONTAINER/tcp" as docker-compose 1.x prints them).
+    const published = (service: { ports?: string[] }) => (service.ports ?? []).map((p) => /^127\.0\.0\.1:\d+:(\d+)\/tcp$/.exec(p)?.[1] ?? p);
+    expect(published(worker).map(Number).sort()).toEqual([...workerPorts].sort());
+    for (const service of Object.values(config.services) as Array<{ ports?: string[] }>) {
+      for (const port of published(service)) expect(port).toMatch(/^\d+$/);
+    }
     expect(worker.healthcheck.test).toEqual(['CMD', 'node', '/app/dist/worker/healthcheck.js', '--ready']);
     expect(config.services['publish-example'].depends_on.worker).toEqual({ condition: 'service_healthy' });
     // The compose worker keeps the defaults, which listen on every interface, so the published ports reach it.
