@@ -7,14 +7,17 @@ import type { Storage } from '../storage/storage';
 const MANIFESTS_READ = 5;
 
 /** Every object under `data/<app>/` with its size and ETag: one paginated listing, no HEADs. */
-export function listAppObjects(storage: Storage, app: string): Promise<Map<string, ExistingObject>> {
-  return listUnder(storage, dataPrefix(app));
+export function listAppObjects(storage: Storage, app: string, onObject?: () => void): Promise<Map<string, ExistingObject>> {
+  return listUnder(storage, dataPrefix(app), onObject);
 }
 
-/** Size and ETag of every object under `prefix`, by the rest of its key. */
-export async function listUnder(storage: Storage, prefix: string): Promise<Map<string, ExistingObject>> {
+/** Size and ETag of every object under `prefix`, by the rest of its key; `onObject` counts them as they come. */
+export async function listUnder(storage: Storage, prefix: string, onObject?: () => void): Promise<Map<string, ExistingObject>> {
   const objects = new Map<string, ExistingObject>();
-  for await (const o of storage.list(prefix)) objects.set(o.key.slice(prefix.length), { size: o.size, etag: o.etag });
+  for await (const o of storage.list(prefix)) {
+    objects.set(o.key.slice(prefix.length), { size: o.size, etag: o.etag });
+    onObject?.();
+  }
   return objects;
 }
 

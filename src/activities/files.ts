@@ -16,7 +16,7 @@ import type { Storage, WriteOptions } from '../storage/storage';
 import { listAppObjects, readEarlierBuilds } from './earlier-builds';
 import { withFailureTranslation } from './failures';
 import { createGoLiveActivities } from './go-live';
-import { progressHeartbeat } from './heartbeat';
+import { beatingWhile, progressHeartbeat } from './heartbeat';
 import type { DiscardStagingInput, StageInput, StageSummary, UploadBatchInput, UploadEntryPointInput, UploadResult } from './types';
 
 const WHOLE_READ_LIMIT = 1024 * 1024;
@@ -43,7 +43,7 @@ export function createFileActivities(deps: FileActivityDeps) {
   async function stagedTree(sourceDir: string, listDigest: string): Promise<ScannedSource> {
     const cached = scans.get(listDigest);
     if (cached) return cached;
-    const tree = await scan(sourceDir);
+    const tree = await beatingWhile(() => scan(sourceDir), heartbeatIntervalMs);
     if (tree.listDigest !== listDigest) {
       throw new SourceChangedError(
         `the files in ${sourceDir} changed after this publish staged them; start a new publish for the new tree`,
@@ -112,9 +112,12 @@ export function createFileActivities(deps: FileActivityDeps) {
      */
     async stageBuild(input: StageInput): Promise<StageSummary> {
       validateAppName(input.app);
-      const tree = await scan(input.sourceDir);
+      const tree = await beatingWhile(() => scan(input.sourceDir), heartbeatIntervalMs);
       remember(tree);
-      const [existing, { earlier, newest }] = await Promise.all([listAppObjects(deps.storage, input.app), readEarlierBuilds(deps.storage, input.app)]);
+      const beat = progressHeartbeat(() => undefined, heartbeatIntervalMs);
+      const [existing, { earlier, newest }] = await Promise.all([listAppObjects(deps.storage, input.app, beat.advanced), readEarlierBuilds(deps.storage, input.app)]).finally(
+        beat.stop,
+      );
       const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
       if (input.goLive && newest && isSameBuild(newest.manifest, input.image, tree.files, existing)) {
         // valpop skips a populate of the image it published last; writing nothing keeps a

@@ -63,14 +63,16 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
       }
       const staged = parseStagingRecord(input.stagingKey, stagedBody.toString('utf8'));
       const tree = await deps.stagedTree(input.sourceDir, input.listDigest);
-      const writes = planGoLive(tree.files, await listAppObjects(storage, input.app), {
-        heldBack: new Set(staged.deferred ?? []),
-        skipped: new Set(staged.skipped ?? []),
-      });
-
-      const beat = progressHeartbeat(() => ({ copied }), deps.heartbeatIntervalMs);
+      // Listing a large app takes a while: every object listed is progress.
+      const beat = progressHeartbeat(() => ({ listed, copied }), deps.heartbeatIntervalMs);
+      let listed = 0;
       let copied = 0;
       try {
+        const listing = await listAppObjects(storage, input.app, () => {
+          listed++;
+          beat.advanced();
+        });
+        const writes = planGoLive(tree.files, listing, { heldBack: new Set(staged.deferred ?? []), skipped: new Set(staged.skipped ?? []) });
         await pMap(
           writes.filter((w) => w.existed),
           async (w) => {
@@ -82,16 +84,16 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
           },
           { concurrency: COPY_CONCURRENCY },
         );
+        const record: GoLiveRecord = { version: 1, publishId: input.publishId, app: input.app, writes };
+        const key = goLiveRecordKey(input.app, input.publishId);
+        if (!(await storage.putIfAbsent(key, Buffer.from(JSON.stringify(record)), { contentType: 'application/json', cacheControl: 'no-store' }))) {
+          // An earlier attempt of this step, still running when it was given up, got there first: its record holds.
+          return summarise((await readRecord(input.app, input.publishId))?.writes ?? writes);
+        }
+        return summarise(writes);
       } finally {
         beat.stop();
       }
-      const record: GoLiveRecord = { version: 1, publishId: input.publishId, app: input.app, writes };
-      const key = goLiveRecordKey(input.app, input.publishId);
-      if (!(await storage.putIfAbsent(key, Buffer.from(JSON.stringify(record)), { contentType: 'application/json', cacheControl: 'no-store' }))) {
-        // An earlier attempt of this step, still running when it was given up, got there first: its record holds.
-        return summarise((await readRecord(input.app, input.publishId))?.writes ?? writes);
-      }
-      return summarise(writes);
     },
 
     /**
