@@ -23,9 +23,9 @@ beforeAll(async () => {
 });
 afterAll(async () => harness?.close());
 
-function publish(bucket: string, app: string, dir: string, image: string, storage?: Storage, extra: Record<string, string> = {}, onEvent?: (event: ReportEvent) => void) {
+function publish(bucket: string, app: string, dir: string, image: string, storage?: Storage, extra: Record<string, string> = {}, onEvent?: (event: ReportEvent, line: string) => void) {
   const deps = populateDeps(harness, bucket, storage);
-  if (onEvent) deps.report = (_line, event) => event && onEvent(event);
+  if (onEvent) deps.report = (line, event) => event && onEvent(event, line);
   return populate(resolvePublishSettings({ source: dir, prefix: app, image, prune: false, ...extra }), deps);
 }
 
@@ -43,8 +43,11 @@ describe('one guarded go-live step', () => {
         if (event.event === 'progress' && event.phase === 'uploading') started();
       });
       await firstStarted;
-      const second = publish(bucket, 'app', late, `img:b${round}`);
+      const lines: string[] = [];
+      const second = publish(bucket, 'app', late, `img:b${round}`, undefined, {}, (_event, line) => lines.push(line));
       const [a, b] = await Promise.all([first, second]);
+      // The later Job said whom it waited for.
+      expect(lines).toContainEqual(expect.stringContaining(`waiting to go live until ${a.workflowId} (started earlier)`));
       expect(b.timestamp).toBeGreaterThanOrEqual(a.timestamp);
       await expectLiveBuild(bucket, 'app', late, `img:b${round}`);
     }

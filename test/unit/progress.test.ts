@@ -25,4 +25,15 @@ describe('the Job progress line', () => {
     expect(describeProgress({ ...uploading, phase: 'waiting-for-prune' })).toMatch(/waiting for a running prune/);
     expect(describeProgress({ ...uploading, phase: 'entry-point' })).toBe('uploading fed-mods.json (every other file of the build is in place)');
   });
+  it('says whom a build waiting to go live waits for, and what the go-live step writes', () => {
+    const waiting = { ...uploading, phase: 'waiting-to-go-live' as const };
+    expect(describeProgress(waiting, 0, ['publish/app/img:1'])).toBe(
+      'every new file is up; waiting to go live until publish/app/img:1 (started earlier) has gone live or failed',
+    );
+    expect(describeProgress(waiting)).toBe('every new file is up; waiting for the go-live turn');
+    expect(describeProgress({ ...uploading, phase: 'going-live', files: 97 })).toBe(
+      'going live: writing 3 changed and entry files, fed-mods.json last, then the manifest',
+    );
+    expect(describeProgress({ ...uploading, phase: 'restoring' })).toMatch(/putting the previous build back/);
+  });
 });
