@@ -165,7 +165,8 @@ describe('pushcache worker: health and metrics', () => {
     const sdk = { namespace: 'default', task_queue: taskQueue };
     expect(sample(text, 'temporal_workflow_completed_total', { ...sdk, workflow_type: 'PublishWorkflow' })).toBe(2);
     expect(sample(text, 'temporal_workflow_failed_total', { ...sdk, workflow_type: 'PublishWorkflow' })).toBe(1);
-    expect(sample(text, 'temporal_activity_execution_latency_milliseconds_count', { ...sdk, activity_type: 'commitManifest' })).toBe(2);
+    // Publishes write through their Job; the shared worker ran the scheduled-style prune's plan.
+    expect(sample(text, 'temporal_activity_execution_latency_milliseconds_count', { ...sdk, activity_type: 'planAppPrune' })).toBe(1);
     expect(sample(text, 'temporal_worker_task_slots_available', { ...sdk, worker_type: 'ActivityWorker' })).toBe(12);
     expect(sample(text, 'temporal_worker_task_slots_available', { ...sdk, worker_type: 'WorkflowWorker' })).toBe(6);
     expect(text).not.toContain(testServers().credentials.secretAccessKey);
