@@ -32,6 +32,8 @@ export interface MemoryStorageOptions {
   buckets?: MemoryBuckets;
   /** Part size the ETags are computed for; the S3 backend's by default, so that republish skips agree. */
   partSize?: number;
+  /** The time written objects get as lastModified; a test of age rules passes a fixed one. Default the clock's. */
+  now?: () => Date;
 }
 
 /**
@@ -50,11 +52,13 @@ export class MemoryStorage implements ReadableStorage {
   private readonly buckets: MemoryBuckets;
   private readonly bucket: string;
   private readonly partSize: number;
+  private readonly now: () => Date;
 
   constructor(options: MemoryStorageOptions = {}) {
     this.bucket = options.bucket ?? 'memory';
     this.buckets = options.buckets ?? memoryBuckets(this.bucket);
     this.partSize = options.partSize ?? PART_SIZE;
+    this.now = options.now ?? (() => new Date());
     this.description = `memory://${this.bucket}`;
   }
 
@@ -75,7 +79,7 @@ export class MemoryStorage implements ReadableStorage {
     checkKey(toKey, this.description);
     const source = objects.get(fromKey);
     if (!source) return false;
-    objects.set(toKey, { ...source, metadata: { ...source.metadata }, lastModified: new Date() });
+    objects.set(toKey, { ...source, metadata: { ...source.metadata }, lastModified: this.now() });
     return true;
   }
 
@@ -179,7 +183,7 @@ export class MemoryStorage implements ReadableStorage {
       // S3 lower-cases metadata names.
       metadata: Object.fromEntries(Object.entries(options.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
       etag: hasher.digest(),
-      lastModified: new Date(),
+      lastModified: this.now(),
     });
     return true;
   }
