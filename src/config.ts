@@ -7,7 +7,8 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { validateAppName } from './contract/names';
 import { ConfigError } from './errors';
-import { LOG_LEVELS, type LogLevel, type LogSettings } from './telemetry/log';
+import { LOG_LEVELS, type LogLevel, type LogSettings } from './log-levels';
+import type { ServerSideEncryption } from './storage/s3';
 
 /**
  * Configuration is parsed once, here, from flags (which commander already merged with their
@@ -42,7 +43,8 @@ export interface StorageSettings {
   timeouts: { connectMs: number; requestMs: number };
 }
 
-export type ServerSideEncryption = { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId?: string };
+/** Storage owns the type (src/storage/s3.ts); re-exported so callers of config keep their import. */
+export type { ServerSideEncryption };
 
 export interface TemporalSettings {
   address: string;

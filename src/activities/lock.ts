@@ -1,7 +1,14 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { withFailureTranslation } from './failures';
 import { validateAppName } from '../contract/names';
-import { appLockWorkflowId, lockRequestSignal, type AppLockWorkflow, type LockOwner, type LockRequest } from '../workflows/app-lock';
+import {
+  APP_LOCK_WORKFLOW_TYPE,
+  appLockWorkflowId,
+  lockRequestSignal,
+  type AppLockWorkflowFunction,
+  type LockOwner,
+  type LockRequest,
+} from '../workflows/app-lock-api';
 
 export interface LockActivityDeps {
   client: Client;
@@ -24,7 +31,7 @@ export function createLockActivities(deps: LockActivityDeps) {
     async requestAppLock(input: RequestAppLockInput): Promise<void> {
       // The name becomes a workflow ID; a bad one must fail here, before any lock exists for it.
       validateAppName(input.app);
-      await deps.client.workflow.signalWithStart<typeof AppLockWorkflow, [LockRequest]>('AppLockWorkflow', {
+      await deps.client.workflow.signalWithStart<AppLockWorkflowFunction, [LockRequest]>(APP_LOCK_WORKFLOW_TYPE, {
         workflowId: appLockWorkflowId(input.bucket, input.app),
         taskQueue: input.taskQueue,
         args: [{ bucket: input.bucket, app: input.app }],

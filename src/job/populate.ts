@@ -8,7 +8,7 @@ import { scanSource, type ScannedSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
 import type { Report, ReportEvent } from '../telemetry/log';
 import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
-import { appLockWorkflowId, lockStateQuery } from '../workflows/app-lock';
+import { appLockWorkflowId, lockStateQuery } from '../workflows/app-lock-api';
 import { progressQuery, type PublishWorkflow } from '../workflows/publish';
 import type { PublishProgress, PublishResult } from '../workflows/types';
 import { publishWorkflowId, runUrl } from './workflow-id';

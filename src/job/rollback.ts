@@ -2,17 +2,14 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config';
 import { innermostMessage, oneLine } from '../errors';
 import { describeTo } from '../rollback/target';
-import type { RollbackTo } from '../rollback/types';
+import type { RollbackSettings, RollbackTo } from '../rollback/types';
 import type { Report } from '../telemetry/log';
 import type { RollbackWorkflow } from '../workflows/rollback';
 import type { RollbackInput, RollbackResult } from '../workflows/types';
 import { runUrl } from './workflow-id';
 
-export interface RollbackSettings {
-  app: string;
-  to: RollbackTo;
-  maxAttempts: number;
-}
+/** Defined next to the rollback's other types, which its option parser also uses; re-exported for callers. */
+export type { RollbackSettings };
 
 export interface RollbackDeps {
   client: Client;

@@ -6,7 +6,7 @@ import { collect, listAppNames, readInFlight, readManifests, type StoredManifest
 import { planRetention, relpathOf, type DataObject, type RetentionRule, type StoredObject } from '../prune/retention';
 import type { PruneTarget } from '../config';
 import type { Storage } from '../storage/storage';
-import { appLockWorkflowId, lockStateQuery, type LockMode } from '../workflows/app-lock';
+import { appLockWorkflowId, lockStateQuery, type LockMode } from '../workflows/app-lock-api';
 import { formatBytes } from './populate';
 
 /** One retained build, newest first in a status. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RawOptions } from '../config';
 import { validateAppName } from '../contract/names';
 import { ConfigError } from '../errors';
-import type { RollbackSettings } from '../job/rollback';
+import type { RollbackSettings } from './types';
 
 /** Attempts per rollback step before it fails, as for a publish. */
 const DEFAULT_MAX_ATTEMPTS = '10';

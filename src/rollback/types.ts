@@ -3,6 +3,13 @@
 /** Which build to bring back: the one with this manifest timestamp, or the newest with this image. */
 export type RollbackTo = { timestamp: number } | { image: string };
 
+/** What `pushcache rollback` was asked to do, once its options are parsed (rollback/settings.ts). */
+export interface RollbackSettings {
+  app: string;
+  to: RollbackTo;
+  maxAttempts: number;
+}
+
 export interface CheckRollbackInput {
   bucket: string;
   app: string;

@@ -20,12 +20,14 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import pMap from 'p-map';
-import type { ServerSideEncryption } from '../config';
 import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailureKind } from '../errors';
 import { PART_SIZE } from './etag';
 import { DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
 import type { ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 import { VerifyingStream } from './verify';
+
+/** Server-side encryption asked for on every write; config parses it from the command line into this. */
+export type ServerSideEncryption = { mode: 'AES256' } | { mode: 'aws:kms'; kmsKeyId?: string };
 
 export interface S3StorageOptions {
   /** Full endpoint URL, e.g. `http://127.0.0.1:9000`; undefined means AWS S3 for `region`. */

@@ -6,16 +6,10 @@
  * severity when a line carries none they understand.
  */
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export type LogFormat = 'pretty' | 'json';
-export type LogFields = Record<string, unknown>;
+import type { LogLevel, LogSettings } from '../log-levels';
 
-export interface LogSettings {
-  format: LogFormat;
-  /** pushcache's own lines below this level are dropped. */
-  level: LogLevel;
-}
+export { LOG_LEVELS, type LogFormat, type LogLevel, type LogSettings } from '../log-levels';
+export type LogFields = Record<string, unknown>;
 
 export interface LogLine {
   level: LogLevel;

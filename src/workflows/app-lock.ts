@@ -2,8 +2,6 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
@@ -11,6 +9,22 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LockActivities } from '../activities/lock';
+import {
+  appLockWorkflowId,
+  lockGrantedSignal,
+  lockReleaseSignal,
+  lockRequestSignal,
+  lockStateQuery,
+  type AppLockInput,
+  type AppLockWorkflowFunction,
+  type LockMode,
+  type LockOwner,
+  type LockRequest,
+} from './app-lock-api';
+
+// The lock's signals, query, ID and types live in app-lock-api.ts, shared with the activity that
+// starts this workflow and with the clients that read it; re-exported for existing importers.
+export * from './app-lock-api';
 
 /**
  * A readers-writer lock per app, kept by one long-lived workflow per app. Publishes hold it
@@ -22,49 +36,6 @@ import type { LockActivities } from '../activities/lock';
  * Publishes are never made to wait for a prune that is only waiting: a prune takes the lock
  * when no publish holds it, or gives up after its wait and reports the app busy.
  */
-
-/**
- * `go-live` is taken by a publish that already holds the lock shared, for the step that makes
- * its build live. It is granted to one publish at a time, and only once every publish that took
- * the shared lock before it has released it: builds of one app go live in the order they
- * started, so a later build is never replaced by an earlier one.
- */
-export type LockMode = 'shared' | 'exclusive' | 'go-live';
-
-export interface LockOwner {
-  workflowId: string;
-  runId: string;
-}
-
-export interface LockRequest {
-  /** Unique per acquisition; a repeated request with the same token is the same request. */
-  token: string;
-  owner: LockOwner;
-  mode: LockMode;
-}
-
-export interface AppLockInput {
-  bucket: string;
-  app: string;
-  /** Carried over by continue-as-new. */
-  holders?: LockRequest[];
-  waiting?: LockRequest[];
-}
-
-export interface AppLockState {
-  bucket: string;
-  app: string;
-  holders: LockRequest[];
-  waiting: LockRequest[];
-}
-
-export const lockRequestSignal = defineSignal<[LockRequest]>('lockRequest');
-export const lockReleaseSignal = defineSignal<[{ token: string }]>('lockRelease');
-export const lockGrantedSignal = defineSignal<[{ token: string }]>('lockGranted');
-export const lockStateQuery = defineQuery<AppLockState>('lockState');
-
-/** One lock per app of a bucket: the same app name in another bucket is another app. */
-export const appLockWorkflowId = (bucket: string, app: string): string => `pushcache-lock/${bucket}/${app}`;
 
 /** An idle lock workflow ends after this; the next request starts a new one. */
 const IDLE_LINGER = '5 minutes';
@@ -153,6 +124,8 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
     if (closed.length > 0) dirty = true;
   }
 }
+
+AppLockWorkflow satisfies AppLockWorkflowFunction;
 
 function sameOwner(a: LockOwner, b: LockOwner): boolean {
   return a.workflowId === b.workflowId && a.runId === b.runId;

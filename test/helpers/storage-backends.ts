@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FilesystemStorage } from '../../src/storage/filesystem';
+import { MemoryStorage, memoryBuckets } from '../../src/storage/memory';
 import type { ReadableStorage } from '../../src/storage/storage';
 import { newBucket, openTestStorage } from './servers';
 
@@ -38,5 +39,13 @@ export const BACKENDS: Backend[] = [
       return { bucket, storage: open(bucket), open };
     },
     missingBucket: () => filesystemBucket().open('missing'),
+  },
+  {
+    name: 'memory',
+    async fresh() {
+      const buckets = memoryBuckets('frontend');
+      return { bucket: 'frontend', storage: new MemoryStorage({ buckets, bucket: 'frontend' }), open: (b) => new MemoryStorage({ buckets, bucket: b }) };
+    },
+    missingBucket: () => new MemoryStorage({ buckets: memoryBuckets(), bucket: 'missing' }),
   },
 ];

@@ -2,59 +2,36 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createPruneActivities } from '../../src/activities/prune';
 import { dataKey, manifestKey, prunePlanKey } from '../../src/contract/keys';
 import type { PlanPruneInput } from '../../src/prune/types';
-import type { ObjectBody, ObjectInfo, Storage } from '../../src/storage/storage';
+import { MemoryStorage } from '../../src/storage/memory';
 
 const NOW = 1_800_000_000;
 const OLD = new Date((NOW - 100_000) * 1000);
 
-/** A bucket in memory; `stall` makes reads of matching keys wait until `release` is called. */
-class MemoryStorage implements Storage {
-  readonly description = 'memory';
-  readonly objects = new Map<string, Buffer>();
+/** A bucket in memory whose objects are all old; `stall` makes reads of matching keys wait until `release` is called. */
+class StallingStorage extends MemoryStorage {
   stall: (key: string) => boolean = () => false;
   private waiting: Array<() => void> = [];
 
-  async checkAccess(): Promise<void> {}
-  async put(key: string, body: ObjectBody): Promise<boolean> {
-    this.objects.set(key, body as Buffer);
-    return true;
+  constructor() {
+    super({ now: () => OLD });
   }
-  async copy(from: string, to: string): Promise<boolean> {
-    const body = this.objects.get(from);
-    if (body) this.objects.set(to, body);
-    return body !== undefined;
-  }
-  async putIfAbsent(key: string, body: Buffer): Promise<boolean> {
-    if (this.objects.has(key)) return false;
-    this.objects.set(key, body);
-    return true;
-  }
-  async get(key: string): Promise<Buffer | undefined> {
+  override async get(key: string): Promise<Buffer | undefined> {
     if (this.stall(key)) await new Promise<void>((_, reject) => this.waiting.push(() => reject(new Error('released'))));
-    return this.objects.get(key);
-  }
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    for (const key of [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort()) {
-      yield { key, size: this.objects.get(key)!.length, lastModified: OLD };
-    }
-  }
-  async listChildren(): Promise<string[]> {
-    return [];
-  }
-  async delete(keys: readonly string[]): Promise<void> {
-    for (const k of keys) this.objects.delete(k);
+    return super.get(key);
   }
   release(): void {
     for (const w of this.waiting.splice(0)) w();
   }
 }
 
-function seeded(objects: number): MemoryStorage {
-  const storage = new MemoryStorage();
-  storage.objects.set(manifestKey('app', NOW - 5000), Buffer.from(JSON.stringify({ files: ['fed-mods.json', 'old.js'] })));
-  storage.objects.set(manifestKey('app', NOW - 4000), Buffer.from(JSON.stringify({ files: ['fed-mods.json', 'new.js'] })));
-  for (const f of ['fed-mods.json', 'old.js', 'new.js']) storage.objects.set(dataKey('app', f), Buffer.from(f));
-  for (let i = 0; i < objects; i++) storage.objects.set(dataKey('app', `orphan/${i}.js`), Buffer.from('x'));
+const TEXT = { contentType: 'text/plain', cacheControl: 'no-cache' };
+
+async function seeded(objects: number): Promise<StallingStorage> {
+  const storage = new StallingStorage();
+  await storage.put(manifestKey('app', NOW - 5000), Buffer.from(JSON.stringify({ files: ['fed-mods.json', 'old.js'] })), TEXT);
+  await storage.put(manifestKey('app', NOW - 4000), Buffer.from(JSON.stringify({ files: ['fed-mods.json', 'new.js'] })), TEXT);
+  for (const f of ['fed-mods.json', 'old.js', 'new.js']) await storage.put(dataKey('app', f), Buffer.from(f), TEXT);
+  for (let i = 0; i < objects; i++) await storage.put(dataKey('app', `orphan/${i}.js`), Buffer.from('x'), TEXT);
   return storage;
 }
 
@@ -71,7 +48,7 @@ const input: PlanPruneInput = {
 
 describe('planning a prune', () => {
   it('heartbeats as it lists and reads, with the count of what it got through', async () => {
-    const storage = seeded(2500);
+    const storage = await seeded(2500);
     const beats: number[] = [];
     const acts = createPruneActivities({ openStorage: () => storage, planHeartbeat: (read) => beats.push(read), abandoned: () => false });
 
@@ -86,7 +63,7 @@ describe('planning a prune', () => {
   });
 
   it('stops heartbeating while a read makes no progress, so the server can retry it elsewhere', async () => {
-    const storage = seeded(10);
+    const storage = await seeded(10);
     storage.stall = (key) => key.startsWith('manifests/');
     const beats: number[] = [];
     const acts = createPruneActivities({ openStorage: () => storage, planHeartbeat: (read) => beats.push(read), abandoned: () => false });
@@ -102,16 +79,16 @@ describe('planning a prune', () => {
   });
 
   it('writes no plan once the server has given the attempt up, and a retry overwrites its own plan', async () => {
-    const storage = seeded(3);
+    const storage = await seeded(3);
     const given = createPruneActivities({ openStorage: () => storage, planHeartbeat: () => undefined, abandoned: () => true });
     await expect(given.planAppPrune(input)).rejects.toThrow(/was given up by the server \(no heartbeat\); a retry plans again/);
-    expect(storage.objects.has(prunePlanKey('app', 'run-1'))).toBe(false);
+    expect(await storage.get(prunePlanKey('app', 'run-1'))).toBeUndefined();
 
     const retry = createPruneActivities({ openStorage: () => storage, planHeartbeat: () => undefined, abandoned: () => false });
     const first = await retry.planAppPrune(input);
-    const record = storage.objects.get(first.planKey!)!.toString();
+    const record = (await storage.get(first.planKey!))!.toString();
     const second = await retry.planAppPrune(input);
     expect(second).toEqual(first);
-    expect(storage.objects.get(first.planKey!)!.toString()).toBe(record);
+    expect((await storage.get(first.planKey!))!.toString()).toBe(record);
   });
 });
