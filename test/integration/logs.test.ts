@@ -83,7 +83,8 @@ describe('--log-format json', () => {
     });
 
     // At debug the SDK's own lines (the Job's worker) join in; they are JSON too.
-    const again = await runCli(['populate', '-s', copyExample(), '-r', 'logs', '-i', 'img:1', '--log-level', 'debug', ...storageFlags()], env({ PUSHCACHE_LOG_FORMAT: 'json' }));
+    // A new image: with the same one the Job would write nothing (an up-to-date event instead).
+    const again = await runCli(['populate', '-s', copyExample(), '-r', 'logs', '-i', 'img:2', '--log-level', 'debug', ...storageFlags()], env({ PUSHCACHE_LOG_FORMAT: 'json' }));
     expect(again.code).toBe(0);
     expectNoCredentials(again);
     const debug = parseLines(again);
