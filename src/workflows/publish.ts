@@ -47,7 +47,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     taskQueue: input.filesTaskQueue,
     startToCloseTimeout: '10m',
     scheduleToStartTimeout: input.jobAbsenceTimeout,
-    retry: { ...retry, maximumAttempts: Math.max(input.maxAttempts, 20) || 0 },
+    // 0 stays unlimited; otherwise at least 20 attempts.
+    retry: { ...retry, maximumAttempts: input.maxAttempts === 0 ? 0 : Math.max(input.maxAttempts, 20) },
   });
   // Short bucket calls (one manifest write, one delete): a worker that dies in one is replaced
   // after this timeout, so it is kept small. Only runs started before the go-live step use them.
