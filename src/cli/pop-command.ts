@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { resolvePopSettings, resolveStorageSettings, type RawOptions } from '../config';
-import { pop } from '../job/pop';
+import { pop } from '../client/pop';
 import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage } from './connect';
 import { runCommand } from './run';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
-import { prune } from '../job/prune';
+import { prune } from '../client/prune';
 import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
-import { rollback } from '../job/rollback';
+import { rollback } from '../client/rollback';
 import { resolveRollbackSettings } from '../rollback/settings';
 import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage, withTemporalClient } from './connect';

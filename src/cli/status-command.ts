@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, PRUNE_DEFAULTS, type RawOptions } from '../config';
-import { describeStatus, status } from '../job/status';
+import { describeStatus, status } from '../client/status';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
 import { withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
