@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, PRUNE_DEFAULTS, type RawOptions } from '../config';
 import { describeStatus, status } from '../client/status';
+import { retentionRule } from '../workflows/retention-rule';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
 import { withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
@@ -25,8 +26,7 @@ async function runStatus(options: RawOptions): Promise<void> {
   const temporal = resolveTemporalSettings(options);
   const storage = openStorage(storageSettings);
   await storage.checkAccess();
-  const rule = { minAssetRecords: retention.minAssetRecords, timeoutSeconds: retention.timeout, graceSeconds: retention.orphanGrace };
-  const apps = await withTemporalClient(temporal, (client) => status(target, rule, { storage, client, bucket: storageSettings.bucket }));
+  const apps = await withTemporalClient(temporal, (client) => status(target, retentionRule(retention), { storage, client, bucket: storageSettings.bucket }));
   if (options.json === true) console.log(JSON.stringify({ bucket: storageSettings.bucket, apps }, null, 2));
   else for (const line of describeStatus(apps)) console.log(line);
   // Like prune --all: the readable apps are shown, and the run fails so the broken ones are noticed.
