@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { DEFAULT_MAX_ATTEMPTS, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
 import { rollback } from '../client/rollback';
 import { resolveRollbackSettings } from '../rollback/settings';
 import { currentLog, reportTo } from '../telemetry/log';
@@ -14,7 +14,7 @@ export function rollbackCommand(): Command {
   cmd
     .addOption(new Option('-r, --prefix <app>', 'the app to roll back').env('VALPOP_PREFIX'))
     .addOption(new Option('--to <timestamp|image>', 'the build: its manifest timestamp, or the image it was published from (the newest build with it)'))
-    .addOption(new Option('--max-attempts <n>', 'attempts per step before the rollback fails, 0 = unlimited (default 10)').env('PUSHCACHE_MAX_ATTEMPTS'));
+    .addOption(new Option('--max-attempts <n>', `attempts per step before the rollback fails, 0 = unlimited (default ${DEFAULT_MAX_ATTEMPTS})`).env('PUSHCACHE_MAX_ATTEMPTS'));
   withTemporalOptions(withStorageOptions(cmd));
   return cmd.action((options: RawOptions) => runCommand(() => runRollback(options)));
 }
