@@ -4,14 +4,14 @@ import { describeStatus, status } from '../client/status';
 import { retentionRule } from '../workflows/retention-rule';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
-import { withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
+import { prefixOption, withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
 
 export function statusCommand(): Command {
   const cmd = new Command('status').description(
     'show the builds an app keeps, which one is live, what the next prune would delete, and the runs in flight (reads only)',
   );
   cmd
-    .addOption(new Option('-r, --prefix <app>', 'the app to show').env('VALPOP_PREFIX'))
+    .addOption(prefixOption('the app to show'))
     .addOption(new Option('--all', 'show every app in the bucket'))
     .addOption(new Option('--json', 'print one JSON document instead of text'));
   withTemporalOptions(withStorageOptions(withRetentionOptions(cmd, PRUNE_DEFAULTS.lockWait)));
