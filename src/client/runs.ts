@@ -31,7 +31,7 @@ export async function startOrJoin<T extends Workflow>(
 }
 
 /** Reports the run's page in the Temporal Web UI, when its URL is configured; the event carries `run`'s fields. */
-export function runLink(temporal: TemporalSettings, report: Report, run: { workflowId: string; runId: string }): void {
+export function runLink<F extends { workflowId: string; runId: string }>(temporal: TemporalSettings, report: Report, run: F): void {
   if (!temporal.uiUrl) return;
   const url = runUrl(temporal.uiUrl, temporal.namespace, run.workflowId, run.runId);
   report(`follow it at ${url}`, { event: 'run-link', ...run, url });
