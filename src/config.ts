@@ -5,6 +5,7 @@ import type { Duration } from '@temporalio/common';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
+import { DEFAULT_CACHE_MAX_AGE } from './contract/headers';
 import { validateAppName } from './contract/names';
 import { ConfigError } from './errors';
 import { LOG_LEVELS, type LogLevel, type LogSettings } from './log-levels';
@@ -398,6 +399,12 @@ const appName = (flag: string) =>
     }
   });
 
+/** The required `-r/--prefix` of publish, pop and rollback: present, and a valid app name. */
+export const requiredAppName = () => z.string({ message: '-r/--prefix (the app name) is required' }).pipe(appName('-r/--prefix'));
+
+/** Attempts per step before a publish, prune or rollback fails (--max-attempts). */
+export const DEFAULT_MAX_ATTEMPTS = '10';
+
 const retentionFields = {
   timeout: intFrom('-t/--timeout', 0),
   minAssetRecords: intFrom('-n/--min-asset-records', 0),
@@ -424,7 +431,7 @@ function retentionInput(options: RawOptions, lockWaitDefault: string) {
 
 const PublishSchema = z.object({
   source: z.string({ message: '-s/--source is required' }).min(1, '-s/--source is required'),
-  app: z.string({ message: '-r/--prefix (the app name) is required' }).pipe(appName('-r/--prefix')),
+  app: requiredAppName(),
   image: z.string(),
   valpopImage: z.string().optional(),
   ...retentionFields,
@@ -443,12 +450,12 @@ export const PUBLISH_DEFAULTS = {
   ...RETENTION_DEFAULTS,
   // A Job should not sit waiting to prune; the scheduled prune catches up with a busy app.
   lockWait: '60',
-  cacheMaxAge: '86400',
+  cacheMaxAge: String(DEFAULT_CACHE_MAX_AGE),
   batchFiles: '500',
   batchBytes: String(256 * 1024 * 1024),
   batchParallelism: '4',
   uploadConcurrency: '16',
-  maxAttempts: '10',
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
   heartbeatTimeout: '15s',
   jobAbsenceTimeout: '1h',
 } as const;
@@ -483,7 +490,7 @@ export interface PruneSettings extends RetentionSettings {
 export const PRUNE_DEFAULTS = {
   lockWait: '600',
   appParallelism: '4',
-  maxAttempts: '10',
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
   heartbeatTimeout: '30s',
 } as const;
 
@@ -525,7 +532,7 @@ export interface PopSettings {
 }
 
 const PopSchema = z.object({
-  app: z.string({ message: '-r/--prefix (the app name) is required' }).pipe(appName('-r/--prefix')),
+  app: requiredAppName(),
   dest: z.string({ message: '-d/--dest (the directory to write into) is required' }),
 });
 

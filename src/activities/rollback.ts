@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { buildCopyKey, buildCopyPrefix, dataKey, manifestKey } from '../contract/keys';
 import { parseManifest, renderManifest, type FileRecord, type Manifest } from '../contract/manifest';
 import { validateAppName } from '../contract/names';
-import { cacheControl, contentType } from '../contract/headers';
+import { cacheControl, contentType, DEFAULT_CACHE_MAX_AGE } from '../contract/headers';
 import { CorruptRecordError } from '../errors';
 import { readManifests } from '../prune/app-state';
 import { NotRestorableError } from '../rollback/errors';
@@ -17,9 +17,6 @@ import type { CommitManifestResult, UploadResult } from './types';
 export interface RollbackActivityDeps {
   openStorage: (bucket: string) => Storage;
 }
-
-/** valpop's default max-age, for entry files of builds that did not record theirs. */
-const DEFAULT_CACHE_MAX_AGE = 86400;
 
 /**
  * Activities of a rollback. They touch only the bucket and run on the shared worker, while the

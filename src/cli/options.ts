@@ -6,6 +6,11 @@ import { PRUNE_DEFAULTS, PUBLISH_DEFAULTS, RETENTION_DEFAULTS, STORAGE_TIMEOUT_D
  * No defaults are set here: src/config.ts applies them after the other environment variables,
  * so that e.g. PUSHCACHE_AWS_BUCKET_NAME is not hidden by a flag default.
  */
+/** valpop's `-r/--prefix`, the app a command is about; `description` says what the command does with it. */
+export function prefixOption(description: string): Option {
+  return new Option('-r, --prefix <app>', description).env('VALPOP_PREFIX');
+}
+
 export function withStorageOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-a, --hostname <host>', 'object store host (default 127.0.0.1, or PUSHCACHE_AWS_ENDPOINT)').env('VALPOP_HOSTNAME'))
@@ -71,7 +76,7 @@ export function withPublishOptions(cmd: Command): Command {
   const d = PUBLISH_DEFAULTS;
   return cmd
     .addOption(new Option('-s, --source <dir>', 'directory holding the build (required)').env('VALPOP_SOURCE'))
-    .addOption(new Option('-r, --prefix <app>', 'app name: data/<app>/ and manifests/<app>/ (required)').env('VALPOP_PREFIX'))
+    .addOption(prefixOption('app name: data/<app>/ and manifests/<app>/ (required)'))
     .addOption(new Option('-i, --image <ref>', 'image the build comes from, recorded in the manifest').env('VALPOP_IMAGE'))
     .addOption(new Option('--valpop-image <ref>', 'publisher image, recorded in the manifest').env('VALPOP_VALPOP_IMAGE'))
     .addOption(new Option('-g, --cache-max-age <seconds>', `Cache-Control max-age of hashed assets (default ${d.cacheMaxAge})`).env('VALPOP_CACHE_MAX_AGE'))

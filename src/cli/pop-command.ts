@@ -1,15 +1,15 @@
 import { Command, Option } from 'commander';
 import { resolvePopSettings, resolveStorageSettings, type RawOptions } from '../config';
-import { pop } from '../job/pop';
+import { pop } from '../client/pop';
 import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage } from './connect';
 import { runCommand } from './run';
-import { withStorageOptions, withTemporalOptions } from './options';
+import { prefixOption, withStorageOptions, withTemporalOptions } from './options';
 
 export function popCommand(): Command {
   const cmd = new Command('pop').description("write the live build of an app (the files of its newest manifest) into a directory, checking each file's sha256");
   cmd
-    .addOption(new Option('-r, --prefix <app>', 'the app to write out (required)').env('VALPOP_PREFIX'))
+    .addOption(prefixOption('the app to write out (required)'))
     .addOption(new Option('-d, --dest <dir>', 'directory to write into, created if missing; other files in it are left alone (required)').env('VALPOP_DEST'));
   // Accepted like every command's, so one environment serves them all, though pop needs no Temporal.
   withTemporalOptions(withStorageOptions(cmd));

@@ -13,7 +13,7 @@ import {
   type TemporalSettings,
 } from '../config';
 import { startStandaloneTemporal, type StandaloneTemporal } from '../dev/standalone';
-import { populate, type PopulateDeps } from '../job/populate';
+import { populate, type PopulateDeps } from '../client/populate';
 import { scanSource } from '../source/scan';
 import { currentLog, reportTo } from '../telemetry/log';
 import { createSharedWorker } from '../worker/shared-worker';

@@ -1,15 +1,15 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
-import { prune } from '../job/prune';
+import { prune } from '../client/prune';
 import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
-import { withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
+import { prefixOption, withPruneOptions, withStorageOptions, withTemporalOptions } from './options';
 
 export function pruneCommand(): Command {
   const cmd = new Command('prune').description('delete aged-out builds of one app (--prefix) or of every app (--all) through a PruneWorkflow');
   cmd
-    .addOption(new Option('-r, --prefix <app>', 'the app to prune').env('VALPOP_PREFIX'))
+    .addOption(prefixOption('the app to prune'))
     .addOption(new Option('--all', 'prune every app in the bucket'))
     .addOption(new Option('--dry-run', 'print what would be deleted and why; delete nothing'));
   withTemporalOptions(withStorageOptions(withPruneOptions(cmd)));

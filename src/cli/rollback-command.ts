@@ -1,20 +1,20 @@
 import { Command, Option } from 'commander';
-import { resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
-import { rollback } from '../job/rollback';
+import { DEFAULT_MAX_ATTEMPTS, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { rollback } from '../client/rollback';
 import { resolveRollbackSettings } from '../rollback/settings';
 import { currentLog, reportTo } from '../telemetry/log';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
-import { withStorageOptions, withTemporalOptions } from './options';
+import { prefixOption, withStorageOptions, withTemporalOptions } from './options';
 
 export function rollbackCommand(): Command {
   const cmd = new Command('rollback').description(
     "make an earlier build of an app live again through a RollbackWorkflow: checks all its files are still in place, restores its entry files, records a new manifest",
   );
   cmd
-    .addOption(new Option('-r, --prefix <app>', 'the app to roll back').env('VALPOP_PREFIX'))
+    .addOption(prefixOption('the app to roll back'))
     .addOption(new Option('--to <timestamp|image>', 'the build: its manifest timestamp, or the image it was published from (the newest build with it)'))
-    .addOption(new Option('--max-attempts <n>', 'attempts per step before the rollback fails, 0 = unlimited (default 10)').env('PUSHCACHE_MAX_ATTEMPTS'));
+    .addOption(new Option('--max-attempts <n>', `attempts per step before the rollback fails, 0 = unlimited (default ${DEFAULT_MAX_ATTEMPTS})`).env('PUSHCACHE_MAX_ATTEMPTS'));
   withTemporalOptions(withStorageOptions(cmd));
   return cmd.action((options: RawOptions) => runCommand(() => runRollback(options)));
 }

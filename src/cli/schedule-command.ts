@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolveScheduleSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
-import { pruneInput } from '../job/prune';
-import { applySchedule, deleteSchedule, triggerSchedule } from '../job/schedule';
+import { pruneInput } from '../client/prune';
+import { applySchedule, deleteSchedule, triggerSchedule } from '../client/schedule';
 import { currentLog } from '../telemetry/log';
 import { withTemporalClient } from './connect';
 import { runCommand } from './run';

@@ -1,16 +1,17 @@
 import { Command, Option } from 'commander';
 import { resolvePruneSettings, resolvePruneTarget, resolveStorageSettings, resolveTemporalSettings, PRUNE_DEFAULTS, type RawOptions } from '../config';
-import { describeStatus, status } from '../job/status';
+import { describeStatus, status } from '../client/status';
+import { retentionRule } from '../workflows/retention-rule';
 import { openStorage, withTemporalClient } from './connect';
 import { runCommand } from './run';
-import { withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
+import { prefixOption, withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
 
 export function statusCommand(): Command {
   const cmd = new Command('status').description(
     'show the builds an app keeps, which one is live, what the next prune would delete, and the runs in flight (reads only)',
   );
   cmd
-    .addOption(new Option('-r, --prefix <app>', 'the app to show').env('VALPOP_PREFIX'))
+    .addOption(prefixOption('the app to show'))
     .addOption(new Option('--all', 'show every app in the bucket'))
     .addOption(new Option('--json', 'print one JSON document instead of text'));
   withTemporalOptions(withStorageOptions(withRetentionOptions(cmd, PRUNE_DEFAULTS.lockWait)));
@@ -25,8 +26,7 @@ async function runStatus(options: RawOptions): Promise<void> {
   const temporal = resolveTemporalSettings(options);
   const storage = openStorage(storageSettings);
   await storage.checkAccess();
-  const rule = { minAssetRecords: retention.minAssetRecords, timeoutSeconds: retention.timeout, graceSeconds: retention.orphanGrace };
-  const apps = await withTemporalClient(temporal, (client) => status(target, rule, { storage, client, bucket: storageSettings.bucket }));
+  const apps = await withTemporalClient(temporal, (client) => status(target, retentionRule(retention), { storage, client, bucket: storageSettings.bucket }));
   if (options.json === true) console.log(JSON.stringify({ bucket: storageSettings.bucket, apps }, null, 2));
   else for (const line of describeStatus(apps)) console.log(line);
   // Like prune --all: the readable apps are shown, and the run fails so the broken ones are noticed.

@@ -37,6 +37,9 @@ export function isShortLived(relpath: string): boolean {
   return SHORT_LIVED_SUFFIXES.some((suffix) => relpath.endsWith(suffix));
 }
 
+/** valpop's Cache-Control max-age of hashed assets (-g), in seconds; also what builds that did not record theirs get. */
+export const DEFAULT_CACHE_MAX_AGE = 86400;
+
 export function cacheControl(relpath: string, cacheMaxAge: number): string {
   return isShortLived(relpath)
     ? SHORT_LIVED_CACHE_CONTROL

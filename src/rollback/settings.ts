@@ -1,20 +1,10 @@
 import { z } from 'zod';
-import type { RawOptions } from '../config';
-import { validateAppName } from '../contract/names';
+import { DEFAULT_MAX_ATTEMPTS, requiredAppName, type RawOptions } from '../config';
 import { ConfigError } from '../errors';
 import type { RollbackSettings } from './types';
 
-/** Attempts per rollback step before it fails, as for a publish. */
-const DEFAULT_MAX_ATTEMPTS = '10';
-
 const RollbackSchema = z.object({
-  app: z.string({ message: '-r/--prefix (the app name) is required' }).superRefine((app, ctx) => {
-    try {
-      validateAppName(app);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `-r/--prefix: ${(err as Error).message}` });
-    }
-  }),
+  app: requiredAppName(),
   // A manifest's timestamp is all digits; an image reference never is.
   to: z
     .string({ message: '--to is required: the timestamp of a build (see pushcache status) or the image it was published from' })

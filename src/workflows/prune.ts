@@ -16,6 +16,8 @@ import type { PruneActivities } from '../activities/prune';
 import type { AppPruneResult, PruneAllResult, PruneCounts, PruneInput, PruneOptions } from '../prune/types';
 import { acquireAppLock } from './app-lock';
 import { describeFailure, PERMANENT, rootMessage } from './failures';
+import { lanes } from './helpers';
+import { retentionRule } from './retention-rule';
 
 export interface PruneAllProgress {
   apps: number;
@@ -54,7 +56,7 @@ async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResul
       planning.planAppPrune({
         bucket: input.bucket,
         app,
-        rule: { minAssetRecords: input.minAssetRecords, timeoutSeconds: input.timeout, graceSeconds: input.orphanGrace },
+        rule: retentionRule(input),
         now: Math.floor(Date.now() / 1000),
         planId: workflowInfo().runId,
         dryRun: input.dryRun,
@@ -138,28 +140,24 @@ async function pruneAll(input: PruneOptions, parallelism: number, carried?: Prun
   const progress: PruneAllProgress = { apps: result.apps + pending.length, done: result.apps, running: [] };
   setHandler(pruneProgressQuery, () => progress);
 
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < thisRun.length) {
-      const app = thisRun[next++];
-      progress.running.push(app);
-      try {
-        const r = await executeChild(PruneWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/${app}`,
-          args: [{ ...input, app, all: undefined }],
-        });
-        record(r as AppPruneResult);
-      } catch (err) {
-        if (!(err instanceof ChildWorkflowFailure)) throw err;
-        result.failed.push({ app, reason: rootMessage(err) });
-      } finally {
-        result.apps++;
-        progress.done++;
-        progress.running.splice(progress.running.indexOf(app), 1);
-      }
+  await lanes(parallelism, thisRun.length, async (i) => {
+    const app = thisRun[i];
+    progress.running.push(app);
+    try {
+      const r = await executeChild(PruneWorkflow, {
+        workflowId: `${workflowInfo().workflowId}/${app}`,
+        args: [{ ...input, app, all: undefined }],
+      });
+      record(r as AppPruneResult);
+    } catch (err) {
+      if (!(err instanceof ChildWorkflowFailure)) throw err;
+      result.failed.push({ app, reason: rootMessage(err) });
+    } finally {
+      result.apps++;
+      progress.done++;
+      progress.running.splice(progress.running.indexOf(app), 1);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallelism, thisRun.length) }, lane));
+  });
 
   if (pending.length > thisRun.length) {
     await continueAsNew<typeof PruneWorkflow>({ ...input, all: true, appParallelism: parallelism }, { after: thisRun[thisRun.length - 1], result });

@@ -15,8 +15,9 @@ import type { StageSummary, UploadResult } from '../activities/types';
 import type { AppPruneResult } from '../prune/types';
 import { acquireAppLock } from './app-lock';
 import { describeFailure, PERMANENT, rootMessage } from './failures';
+import { lanes, step } from './helpers';
 import { PruneWorkflow } from './prune';
-import type { PostPublishPrune, PublishInput, PublishPhase, PublishProgress, PublishResult } from './types';
+import type { PostPublishPrune, PublishInput, PublishProgress, PublishResult } from './types';
 
 export const progressQuery = defineQuery<PublishProgress>('progress');
 
@@ -86,7 +87,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   return result;
 
   async function publishThroughGoLive(): Promise<PublishResult> {
-    const staged = await step('staging', 'staging the build', () => files.stageBuild({ ...stageInput(), goLive: true }));
+    const staged = await step(progress, 'staging', 'staging the build', () => files.stageBuild({ ...stageInput(), goLive: true }));
     if (staged.upToDate) {
       progress.phase = 'up-to-date';
       return { ...staged.upToDate, ...totals(staged), uploaded: 0, skipped: staged.fileCount, upToDate: true };
@@ -95,7 +96,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     try {
       await uploadBatches(staged);
       // Later builds overwrite the entry files in place; the copies are what a rollback restores.
-      await step('entry-copies', 'keeping copies of the entry files', () =>
+      await step(progress, 'entry-copies', 'keeping copies of the entry files', () =>
         files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId }),
       );
       const committed = await goLive(staged);
@@ -125,10 +126,10 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         uploadConcurrency: input.uploadConcurrency,
       };
       try {
-        const plan = await step('going-live', 'preparing to go live', () => files.prepareGoLive(goLiveInput));
+        const plan = await step(progress, 'going-live', 'preparing to go live', () => files.prepareGoLive(goLiveInput));
         // Now known exactly: what the batches wrote and what this step writes.
         progress.fileTotal = progress.files + plan.writes;
-        const committed = await step('going-live', 'going live', () => files.goLive(goLiveInput));
+        const committed = await step(progress, 'going-live', 'going live', () => files.goLive(goLiveInput));
         count(committed);
         return committed;
       } catch (err) {
@@ -188,12 +189,6 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     }
   }
 
-  /** Runs one activity as a phase of the publish; its failure names the step. */
-  function step<T>(phase: PublishPhase, label: string, fn: () => Promise<T>): Promise<T> {
-    progress.phase = phase;
-    return describeFailure(label, fn);
-  }
-
   function stageInput() {
     return {
       app: input.app,
@@ -232,24 +227,19 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   }
 
   async function uploadBatches(s: StageSummary): Promise<void> {
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < s.batchCount) {
-        const batchIndex = next++;
-        const r = await describeFailure(`uploading batch ${batchIndex + 1}/${s.batchCount}`, () =>
-          files.uploadBatch({
-            ...source(s),
-            stagingKey: s.stagingKey,
-            batchIndex,
-            batchLimits: input.batchLimits,
-            cacheMaxAge: input.cacheMaxAge,
-            uploadConcurrency: input.uploadConcurrency,
-          }),
-        );
-        count(r);
-        progress.batches++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(input.batchParallelism, s.batchCount) }, lane));
+    await lanes(input.batchParallelism, s.batchCount, async (batchIndex) => {
+      const r = await describeFailure(`uploading batch ${batchIndex + 1}/${s.batchCount}`, () =>
+        files.uploadBatch({
+          ...source(s),
+          stagingKey: s.stagingKey,
+          batchIndex,
+          batchLimits: input.batchLimits,
+          cacheMaxAge: input.cacheMaxAge,
+          uploadConcurrency: input.uploadConcurrency,
+        }),
+      );
+      count(r);
+      progress.batches++;
+    });
   }
 }

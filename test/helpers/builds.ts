@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolvePublishSettings } from '../../src/config';
-import { populate, type PopulateOutcome } from '../../src/job/populate';
+import { populate, type PopulateOutcome } from '../../src/client/populate';
 import { populateDeps, type Harness } from './servers';
 
 /**

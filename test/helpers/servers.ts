@@ -7,7 +7,7 @@ import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporal
 import { ensureBucket } from '../../src/dev/minio-server';
 import { createS3Client, S3Storage } from '../../src/storage/s3';
 import type { TemporalSettings } from '../../src/config';
-import type { PopulateDeps } from '../../src/job/populate';
+import type { PopulateDeps } from '../../src/client/populate';
 import type { Storage } from '../../src/storage/storage';
 import { createSharedWorker } from '../../src/worker/shared-worker';
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pMap from 'p-map';
 import { resolvePruneSettings } from '../../src/config';
 import { dataKey } from '../../src/contract/keys';
-import { prune } from '../../src/job/prune';
+import { prune } from '../../src/client/prune';
 import { S3Storage } from '../../src/storage/s3';
 import { startNoBulkDeleteProxy, type NoBulkDeleteProxy } from '../helpers/no-bulk-delete-proxy';
 import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';

@@ -7,7 +7,7 @@ import { dataKey, goLivePrefix, manifestPrefix, stagingPrefix } from '../../src/
 import { freePort } from '../../src/dev/process';
 import { startTemporalDev } from '../../src/dev/temporal-server';
 import { StorageError } from '../../src/errors';
-import { populate } from '../../src/job/populate';
+import { populate } from '../../src/client/populate';
 import { scanSource } from '../../src/source/scan';
 import type { Storage } from '../../src/storage/storage';
 import type { ReportEvent } from '../../src/telemetry/log';

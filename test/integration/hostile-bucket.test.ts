@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolvePruneSettings } from '../../src/config';
 import { manifestKey, stagingKey } from '../../src/contract/keys';
-import { prune, PruneFailedError } from '../../src/job/prune';
+import { prune, PruneFailedError } from '../../src/client/prune';
 import type { Storage } from '../../src/storage/storage';
 import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';
 import { listKeys, newBucket, openTestStorage, startHarness, type Harness } from '../helpers/servers';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolvePruneSettings, type RawOptions } from '../../src/config';
 import { dataKey } from '../../src/contract/keys';
-import { prune } from '../../src/job/prune';
+import { prune } from '../../src/client/prune';
 import type { AppPruneResult } from '../../src/prune/types';
 import type { Storage } from '../../src/storage/storage';
 import { runCli } from '../helpers/cli';

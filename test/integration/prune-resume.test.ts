@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { resolvePruneSettings } from '../../src/config';
-import { pruneInput } from '../../src/job/prune';
+import { pruneInput } from '../../src/client/prune';
 import type { AppPruneResult } from '../../src/prune/types';
 import type { PruneWorkflow } from '../../src/workflows/prune';
 import { cleanEnv } from '../helpers/cli';

@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { createPruneActivities } from '../../src/activities/prune';
 import { resolvePruneSettings } from '../../src/config';
 import { dataKey } from '../../src/contract/keys';
-import { pruneInput } from '../../src/job/prune';
+import { pruneInput } from '../../src/client/prune';
 import type { AppPruneResult, PruneInput } from '../../src/prune/types';
 import type { ObjectInfo, Storage } from '../../src/storage/storage';
 import type { PruneWorkflow } from '../../src/workflows/prune';

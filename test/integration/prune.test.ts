@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolvePruneSettings, resolvePublishSettings, type PruneTarget, type RawOptions } from '../../src/config';
 import { dataKey, manifestKey, stagingKey } from '../../src/contract/keys';
-import { populate } from '../../src/job/populate';
-import { prune, PruneFailedError } from '../../src/job/prune';
+import { populate } from '../../src/client/populate';
+import { prune, PruneFailedError } from '../../src/client/prune';
 import type { AppPruneResult, PruneAllResult } from '../../src/prune/types';
 import type { Storage } from '../../src/storage/storage';
 import { runCli } from '../helpers/cli';

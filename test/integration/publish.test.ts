@@ -8,7 +8,7 @@ import { cacheControl, contentType } from '../../src/contract/headers';
 import { dataKey, ENTRY_POINT, manifestPrefix, stagingPrefix, stagingKey } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
 import { StorageError } from '../../src/errors';
-import { populate, type PopulateOutcome } from '../../src/job/populate';
+import { populate, type PopulateOutcome } from '../../src/client/populate';
 import { scanSource } from '../../src/source/scan';
 import type { Storage } from '../../src/storage/storage';
 import { createFilesWorker } from '../../src/worker/files-worker';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { resolvePublishSettings, type RawOptions } from '../../src/config';
 import { cacheControl } from '../../src/contract/headers';
 import { dataKey, ENTRY_POINT } from '../../src/contract/keys';
-import { populate } from '../../src/job/populate';
+import { populate } from '../../src/client/populate';
 import { PART_SIZE } from '../../src/storage/etag';
 import { scanSource } from '../../src/source/scan';
 import { RecordingStorage } from '../helpers/recording-storage';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { dataKey } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
-import { publishWorkflowId } from '../../src/job/workflow-id';
+import { publishWorkflowId } from '../../src/client/workflow-id';
 import { startCli, runCli, type CliResult } from '../helpers/cli';
 import { jobEnv, listKeys, newBucket, openTestStorage, testServers } from '../helpers/servers';
 import { generatedTree } from '../helpers/trees';

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { resolvePublishSettings } from '../../src/config';
 import { manifestPrefix } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
-import { populate } from '../../src/job/populate';
+import { populate } from '../../src/client/populate';
 import { scanSource } from '../../src/source/scan';
 import { payloadSizes } from '../helpers/history';
 import { listKeys, newBucket, openTestStorage, populateDeps, startHarness } from '../helpers/servers';

@@ -1,4 +1,4 @@
-import { describeProgress } from '../../src/job/populate';
+import { describeProgress } from '../../src/client/populate';
 import type { PublishProgress } from '../../src/workflows/types';
 
 const uploading: PublishProgress = {

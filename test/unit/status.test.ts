@@ -1,5 +1,5 @@
 import type { Manifest } from '../../src/contract/manifest';
-import { describeStatus, formatAge, summarize, type StatusInput } from '../../src/job/status';
+import { describeStatus, formatAge, summarize, type StatusInput } from '../../src/client/status';
 import type { StoredManifest } from '../../src/prune/app-state';
 
 const NOW = 1_800_000_000;

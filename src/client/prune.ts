@@ -1,10 +1,9 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { PruneSettings, PruneTarget, TemporalSettings } from '../config';
-import { innermostMessage } from '../errors';
 import type { AppPruneResult, PruneAllResult, PruneInput } from '../prune/types';
 import type { Report, ReportEvent } from '../telemetry/log';
 import type { PruneWorkflow } from '../workflows/prune';
-import { runUrl } from './workflow-id';
+import { resultOrFailure, runLink, startOrJoin } from './runs';
 
 export interface PruneDeps {
   client: Client;
@@ -41,7 +40,7 @@ export async function prune(settings: PruneSettings, target: PruneTarget, deps: 
   const stamp = (deps.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-');
   const kind = settings.dryRun ? 'prune-dry-run' : 'prune';
   const workflowId = 'app' in target ? `${kind}/${target.app}/${stamp}` : `${kind}-all/${deps.bucket}/${stamp}`;
-  const handle = await deps.client.workflow.start<typeof PruneWorkflow>('PruneWorkflow', {
+  const handle = await startOrJoin<typeof PruneWorkflow>(deps.client, 'PruneWorkflow', {
     workflowId,
     taskQueue: deps.temporal.taskQueue,
     args: [pruneInput(settings, target, deps.bucket)],
@@ -52,16 +51,8 @@ export async function prune(settings: PruneSettings, target: PruneTarget, deps: 
     event: 'prune-started',
     ...run,
   });
-  if (deps.temporal.uiUrl) {
-    const url = runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId);
-    deps.report(`follow it at ${url}`, { event: 'run-link', ...run, url });
-  }
-  let result;
-  try {
-    result = await handle.result();
-  } catch (err) {
-    throw err instanceof WorkflowFailedError ? new PruneFailedError(innermostMessage(err)) : err;
-  }
+  runLink(deps.temporal, deps.report, run);
+  const result = await resultOrFailure(handle.result(), PruneFailedError);
   for (const [line, event] of 'apps' in result ? describeAll(result, settings.dryRun) : describeApp(result)) deps.report(line, { ...event, ...run });
   return result;
 }

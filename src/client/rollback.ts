@@ -1,12 +1,11 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { TemporalSettings } from '../config';
-import { innermostMessage, oneLine } from '../errors';
 import { describeTo } from '../rollback/target';
 import type { RollbackSettings, RollbackTo } from '../rollback/types';
 import type { Report } from '../telemetry/log';
 import type { RollbackWorkflow } from '../workflows/rollback';
 import type { RollbackInput, RollbackResult } from '../workflows/types';
-import { runUrl } from './workflow-id';
+import { resultOrFailure, runLink, startOrJoin } from './runs';
 
 /** Defined next to the rollback's other types, which its option parser also uses; re-exported for callers. */
 export type { RollbackSettings };
@@ -43,26 +42,12 @@ export async function rollback(settings: RollbackSettings, deps: RollbackDeps): 
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     memo: { app: settings.app, to: settings.to },
   } as const;
-  let handle;
-  try {
-    handle = await deps.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', { ...options, searchAttributes: { PushcacheApp: [settings.app] } });
-  } catch (err) {
-    // As for a publish: a namespace without the search attribute only loses filtering by app.
-    if (!/search attribute/i.test(oneLine(err))) throw err;
-    handle = await deps.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', options);
-  }
+  // As for a publish: a namespace without the search attribute only loses filtering by app.
+  const handle = await startOrJoin<typeof RollbackWorkflow>(deps.client, 'RollbackWorkflow', options, { PushcacheApp: [settings.app] });
   const run = { app: settings.app, workflowId, runId: handle.firstExecutionRunId };
   deps.report(`started rollback of ${settings.app} to ${describeTo(settings.to)} as ${workflowId}`, { event: 'rollback-started', ...run, to: settings.to });
-  if (deps.temporal.uiUrl) {
-    const url = runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, handle.firstExecutionRunId);
-    deps.report(`follow it at ${url}`, { event: 'run-link', ...run, url });
-  }
-  let result: RollbackResult;
-  try {
-    result = await handle.result();
-  } catch (err) {
-    throw err instanceof WorkflowFailedError ? new RollbackFailedError(innermostMessage(err)) : err;
-  }
+  runLink(deps.temporal, deps.report, run);
+  const result: RollbackResult = await resultOrFailure(handle.result(), RollbackFailedError);
   deps.report(describeRollback(result), {
     event: 'rolled-back',
     ...run,

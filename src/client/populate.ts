@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { dataPrefix } from '../contract/keys';
-import { innermostMessage, oneLine } from '../errors';
 import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
 import { scanSource, type ScannedSource } from '../source/scan';
 import type { Storage } from '../storage/storage';
@@ -11,7 +10,8 @@ import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
 import { appLockWorkflowId, lockStateQuery } from '../workflows/app-lock-api';
 import { progressQuery, type PublishWorkflow } from '../workflows/publish';
 import type { PublishProgress, PublishResult } from '../workflows/types';
-import { publishWorkflowId, runUrl } from './workflow-id';
+import { resultOrFailure, runLink, startOrJoin } from './runs';
+import { publishWorkflowId } from './workflow-id';
 
 export interface PopulateDeps {
   client: Client;
@@ -86,31 +86,21 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     memo: { app: settings.app, image: settings.image, files: tree.files.length, bytes: tree.totalBytes },
   } as const;
   const searchAttributes = { PushcacheApp: [settings.app], ...(settings.image ? { PushcacheImage: [settings.image] } : {}) };
-  let handle;
-  try {
-    handle = await deps.client.workflow.start<typeof PublishWorkflow>('PublishWorkflow', { ...options, searchAttributes });
-  } catch (err) {
-    // A namespace without pushcache's search attributes must not stop a publish; runs are
-    // then just not filterable by app in the UI.
-    if (!/search attribute/i.test(oneLine(err))) throw err;
+  const handle = await startOrJoin<typeof PublishWorkflow>(deps.client, 'PublishWorkflow', options, searchAttributes, () =>
     deps.report('namespace lacks search attributes PushcacheApp/PushcacheImage (Keyword); register them to filter runs by app', {
       event: 'search-attributes-missing',
       level: 'warn',
       app: settings.app,
       workflowId,
-    });
-    handle = await deps.client.workflow.start<typeof PublishWorkflow>('PublishWorkflow', options);
-  }
+    }),
+  );
   const runId = handle.firstExecutionRunId;
   const run: RunFields = { app: settings.app, workflowId, runId };
   deps.report(
     `${attached ? 'rejoined' : 'started'} publish of ${settings.app} (${tree.files.length} files, ${formatBytes(tree.totalBytes)}) as ${workflowId}`,
     { event: attached ? 'publish-rejoined' : 'publish-started', ...run, image: settings.image || undefined, files: tree.files.length, bytes: tree.totalBytes },
   );
-  if (deps.temporal.uiUrl) {
-    const url = runUrl(deps.temporal.uiUrl, deps.temporal.namespace, workflowId, runId);
-    deps.report(`follow it at ${url}`, { event: 'run-link', ...run, url });
-  }
+  runLink(deps.temporal, deps.report, run);
 
   // Created after the start succeeded, so a refused start leaves no worker holding the connection.
   const worker = await createFilesWorker({
@@ -210,9 +200,7 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
     }
   })();
   try {
-    return await result;
-  } catch (err) {
-    throw err instanceof WorkflowFailedError ? new PublishFailedError(innermostMessage(err)) : err;
+    return await resultOrFailure(result, PublishFailedError);
   } finally {
     done = true;
     finished.abort();
