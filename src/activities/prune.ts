@@ -40,15 +40,15 @@ export function createPruneActivities(deps: PruneActivityDeps) {
     },
 
     /**
-     * Reads the app's manifests, in-flight publishes and objects, applies the retention rule
-     * and records the keys to delete. Reads everything before deciding anything: one
+     * Reads the app's manifests, in-flight publishes and objects, lets `planPrune` decide and
+     * records the keys to delete. Reads everything before deciding anything: one
      * unreadable manifest fails the plan, and nothing of the app is deleted.
      */
     async planAppPrune(input: PlanPruneInput): Promise<PrunePlanSummary> {
       const app = validateAppName(input.app);
       const progress = new PlanProgress(planHeartbeat);
       try {
-        const summary = await planAppPrune(app, input, progress.watch(deps.openStorage(input.bucket)), abandoned);
+        const summary = await readAndPlan(app, input, progress.watch(deps.openStorage(input.bucket)), abandoned);
         if (summary.conflicts) {
           log.warn(`the prune of ${app} keeps ${summary.conflicts} objects its manifests let go, because the live fed-mods.json or index.html loads them`, {
             app,
@@ -111,7 +111,7 @@ export type PruneActivities = ReturnType<typeof createPruneActivities>;
  * decides to delete. Idempotent: a retry of the same prune (same `planId` and `now`) decides the
  * same and overwrites the same record.
  */
-async function planAppPrune(app: string, input: PlanPruneInput, storage: Storage, abandoned: () => boolean): Promise<PrunePlanSummary> {
+async function readAndPlan(app: string, input: PlanPruneInput, storage: Storage, abandoned: () => boolean): Promise<PrunePlanSummary> {
   const manifests = await readManifests(storage, app);
   const staging = await listStagingRecords(storage, app);
   const inFlight = await readInFlight(storage, staging.filter((o) => !isStaleRecord(o, input.now, input.rule)));
