@@ -1,16 +1,17 @@
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
-import { parseGoLiveRecord, type GoLiveRecord } from '../contract/go-live';
-import { dataKey, ENTRY_POINT, goLiveBackupKey, goLivePrefix, goLiveRecordKey } from '../contract/keys';
+import { commitManifest, findCommitted } from '../bucket/claim-manifest';
+import { discardGoLive, readGoLiveRecord, writeGoLiveRecordOnce } from '../bucket/go-live-records';
+import { listAppObjects } from '../bucket/listings';
+import { readStagingRecord } from '../bucket/staging';
+import type { GoLiveRecord } from '../contract/go-live';
+import { dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
-import { parseStagingRecord } from '../contract/staging';
 import { CorruptRecordError } from '../errors';
 import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
 import type { ScannedSource } from '../source/scan';
 import type { Storage, WriteOptions } from '../storage/storage';
-import { listAppObjects } from './earlier-builds';
 import { progressHeartbeat } from './heartbeat';
-import { commitManifest, findCommitted } from './manifest-write';
 import type { CommitManifestResult, GoLiveInput, GoLiveSummary, RestoreLiveInput, RestoreLiveResult } from './types';
 
 /** Copies and deletes of the go-live step in flight at once: small requests the store answers quickly. */
@@ -34,19 +35,8 @@ export interface GoLiveDeps {
 export function createGoLiveActivities(deps: GoLiveDeps) {
   const { storage } = deps;
 
-  async function readRecord(app: string, publishId: string): Promise<GoLiveRecord | undefined> {
-    const key = goLiveRecordKey(app, publishId);
-    const body = await storage.get(key);
-    return body && parseGoLiveRecord(key, body.toString('utf8'));
-  }
-
-  async function discard(app: string, publishId: string): Promise<void> {
-    const keys: string[] = [];
-    for await (const o of storage.list(`${goLivePrefix(app)}${publishId}/`)) keys.push(o.key);
-    // The record last: while it exists, a retried restore still knows what to put back.
-    for (let i = 0; i < keys.length; i += 1000) await storage.delete(keys.slice(i, i + 1000));
-    await storage.delete([goLiveRecordKey(app, publishId)]);
-  }
+  const readRecord = (app: string, publishId: string) => readGoLiveRecord(storage, app, publishId);
+  const discard = (app: string, publishId: string) => discardGoLive(storage, app, publishId);
 
   return {
     /**
@@ -56,12 +46,11 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
     async prepareGoLive(input: GoLiveInput): Promise<GoLiveSummary> {
       const existing = await readRecord(input.app, input.publishId);
       if (existing) return summarise(existing.writes);
-      const stagedBody = await storage.get(input.stagingKey);
-      if (!stagedBody) {
+      const staged = await readStagingRecord(storage, input.stagingKey);
+      if (!staged) {
         if (await findCommitted(storage, input)) return { writes: 0, replaced: 0 };
         throw new CorruptRecordError(input.stagingKey, 'the staging record of this publish is gone before it went live');
       }
-      const staged = parseStagingRecord(input.stagingKey, stagedBody.toString('utf8'));
       const tree = await deps.stagedTree(input.sourceDir, input.listDigest);
       // Listing a large app takes a while: every object listed is progress.
       const beat = progressHeartbeat(() => ({ listed, copied }), deps.heartbeatIntervalMs);
@@ -85,8 +74,7 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
           { concurrency: COPY_CONCURRENCY },
         );
         const record: GoLiveRecord = { version: 1, publishId: input.publishId, app: input.app, writes };
-        const key = goLiveRecordKey(input.app, input.publishId);
-        if (!(await storage.putIfAbsent(key, Buffer.from(JSON.stringify(record)), { contentType: 'application/json', cacheControl: 'no-store' }))) {
+        if (!(await writeGoLiveRecordOnce(storage, record))) {
           // An earlier attempt of this step, still running when it was given up, got there first: its record holds.
           return summarise((await readRecord(input.app, input.publishId))?.writes ?? writes);
         }

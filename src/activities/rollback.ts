@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
+import { claimManifestKey } from '../bucket/claim-manifest';
+import { listAppObjects, listUnder } from '../bucket/listings';
+import { readManifest, readManifests } from '../bucket/manifests';
 import { buildCopyKey, buildCopyPrefix, dataKey, manifestKey } from '../contract/keys';
-import { parseManifest, renderManifest, type FileRecord, type Manifest } from '../contract/manifest';
+import { renderManifest, type FileRecord, type Manifest } from '../contract/manifest';
 import { validateAppName } from '../contract/names';
 import { cacheControl, contentType, DEFAULT_CACHE_MAX_AGE } from '../contract/headers';
 import { CorruptRecordError } from '../errors';
-import { readManifests } from '../prune/app-state';
 import { NotRestorableError } from '../rollback/errors';
 import { assertRestorable, resolveTarget, restoreOrder, rollbackCacheMaxAge } from '../rollback/target';
 import type { CheckRollbackInput, CommitRollbackInput, RestoreEntryFilesInput, RollbackTarget } from '../rollback/types';
 import type { Storage } from '../storage/storage';
-import { listAppObjects, listUnder } from './earlier-builds';
 import { withFailureTranslation } from './failures';
-import { MAX_TIMESTAMP_PROBES, writtenBy } from './manifest-write';
 import type { CommitManifestResult, UploadResult } from './types';
 
 export interface RollbackActivityDeps {
@@ -76,21 +76,21 @@ export function createRollbackActivities(deps: RollbackActivityDeps) {
       const storage = deps.openStorage(input.bucket);
       const target = await readTarget(storage, input.manifestKey);
       const files: FileRecord[] = target.files.map((path) => ({ path, size: target.sizes![path], sha256: target.sha256![path], etag: target.etags![path] }));
-      for (let ts = input.timestamp; ts < input.timestamp + MAX_TIMESTAMP_PROBES; ts++) {
-        const key = manifestKey(input.app, ts);
-        const body = renderManifest({
-          files,
-          image: target.image,
-          valpopImage: target.valpopImage,
-          timestamp: ts,
-          publishId: input.publishId,
-          cacheMaxAge: input.cacheMaxAge,
-          rollbackOf: Number(input.manifestKey.slice(input.manifestKey.lastIndexOf('/') + 1)),
-        });
-        const created = await storage.putIfAbsent(key, Buffer.from(body), { contentType: 'application/json', cacheControl: 'no-cache' });
-        if (created || (await writtenBy(storage, key, input.publishId))) return { manifestKey: key, timestamp: ts };
-      }
-      throw new CorruptRecordError(manifestKey(input.app, input.timestamp), `every manifest key from ${input.timestamp} to ${input.timestamp + MAX_TIMESTAMP_PROBES - 1} is taken`);
+      return claimManifestKey(
+        storage,
+        input,
+        (ts) =>
+          renderManifest({
+            files,
+            image: target.image,
+            valpopImage: target.valpopImage,
+            timestamp: ts,
+            publishId: input.publishId,
+            cacheMaxAge: input.cacheMaxAge,
+            rollbackOf: Number(input.manifestKey.slice(input.manifestKey.lastIndexOf('/') + 1)),
+          }),
+        manifestKey(input.app, input.timestamp),
+      );
     },
   });
 }
@@ -99,10 +99,9 @@ export type RollbackActivities = ReturnType<typeof createRollbackActivities>;
 
 /** The target's manifest, checked again: it was restorable, so it has what a restore needs. */
 async function readTarget(storage: Storage, key: string): Promise<Manifest> {
-  const body = await storage.get(key);
+  const m = await readManifest(storage, key);
   // The app lock keeps prunes out while a rollback runs; only someone deleting by hand gets here.
-  if (!body) throw new NotRestorableError(`the manifest ${key} was deleted while rolling back to it`);
-  const m = parseManifest(key, body.toString('utf8'));
+  if (!m) throw new NotRestorableError(`the manifest ${key} was deleted while rolling back to it`);
   if (!m.sizes || !m.sha256 || !m.etags || m.files.some((p) => m.sizes![p] === undefined || m.sha256![p] === undefined || m.etags![p] === undefined)) {
     throw new CorruptRecordError(key, 'it lacks the size, sha256 or ETag of some of its files');
   }

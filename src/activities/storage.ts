@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/storage';
 import { withFailureTranslation } from './failures';
-import { commitManifest } from './manifest-write';
+import { commitManifest } from '../bucket/claim-manifest';
 import { createRollbackActivities } from './rollback';
 import type { CommitManifestInput, CommitManifestResult, DiscardStagingInput } from './types';
 

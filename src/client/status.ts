@@ -1,9 +1,15 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { buildCopiesPrefix, dataKey, dataPrefix, ENTRY_POINT, stagingPrefix } from '../contract/keys';
+import { listGoLive } from '../bucket/go-live-records';
+import { listAppNames, listBuildCopies, listDataObjects } from '../bucket/listings';
+import { readLiveReferences } from '../bucket/live-references';
+import { readManifests, type StoredManifest } from '../bucket/manifests';
+import { listPrunePlans } from '../bucket/plan-records';
+import { listStagingRecords, readInFlight } from '../bucket/staging';
+import { dataKey, ENTRY_POINT } from '../contract/keys';
 import { oneLine } from '../errors';
-import { collect, listAppNames, readInFlight, readManifests, type StoredManifest } from '../prune/app-state';
-import { planRetention, relpathOf, type DataObject, type RetentionRule, type StoredObject } from '../prune/retention';
+import { isStaleRecord, planPrune } from '../prune/plan';
+import type { DataObject, RetentionRule, StoredObject } from '../prune/retention';
 import type { PruneTarget } from '../config';
 import type { Storage } from '../storage/storage';
 import { appLockWorkflowId, lockStateQuery, type LockMode } from '../workflows/app-lock-api';
@@ -83,23 +89,29 @@ export async function status(target: PruneTarget, rule: RetentionRule, deps: Sta
 async function appStatus(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
   const { storage } = deps;
   const now = deps.now?.() ?? Math.floor(Date.now() / 1000);
-  const [manifests, objects, copies, staging, entryPoint, inFlightRuns] = await Promise.all([
+  // What the prune reads, read the same way, so that `summarize` decides what the prune would.
+  const [manifests, objects, copies, staging, planRecords, goLive, live, entryPoint, inFlightRuns] = await Promise.all([
     readManifests(storage, app),
-    collect(storage.list(dataPrefix(app))),
-    collect(storage.list(buildCopiesPrefix(app))),
-    collect(storage.list(stagingPrefix(app))),
+    listDataObjects(storage, app),
+    listBuildCopies(storage, app),
+    listStagingRecords(storage, app),
+    listPrunePlans(storage, app),
+    listGoLive(storage, app),
+    readLiveReferences(storage, app),
     storage.get(dataKey(app, ENTRY_POINT)),
     runsInFlight(deps.client, deps.bucket, app),
   ]);
-  const inFlight = await readInFlight(storage, staging);
+  const inFlight = await readInFlight(storage, staging.filter((o) => !isStaleRecord(o, now, rule)));
   return summarize({
     app,
     now,
     rule,
     manifests,
-    objects: objects.map((o) => ({ relpath: relpathOf(app, o.key), lastModified: o.lastModified })),
+    objects,
     copies,
     inFlight,
+    records: { staging, planRecords, goLive },
+    live,
     liveSha256: entryPoint && createHash('sha256').update(entryPoint).digest('hex'),
     inFlightRuns,
   });
@@ -112,7 +124,12 @@ export interface StatusInput {
   manifests: readonly StoredManifest[];
   objects: readonly DataObject[];
   copies: readonly StoredObject[];
+  /** What the staging records that are not stale name. */
   inFlight: { paths: Iterable<string>; builds: Iterable<string> };
+  /** pushcache's own records, listed: the prune deletes those left by runs long gone. */
+  records: { staging: readonly StoredObject[]; planRecords: readonly StoredObject[]; goLive: readonly StoredObject[] };
+  /** What the live entry files load, which the prune keeps. */
+  live: { keys: ReadonlySet<string>; problems: readonly string[] };
   /** sha256 of data/<app>/fed-mods.json, undefined when there is none. */
   liveSha256: string | undefined;
   inFlightRuns: RunInFlight[];
@@ -120,10 +137,24 @@ export interface StatusInput {
 
 /** The status of one app from what was read: pure, so it is unit-tested without a bucket. */
 export function summarize(input: StatusInput): AppStatus {
-  const plan = planRetention(
-    { app: input.app, manifests: input.manifests, inFlight: input.inFlight.paths, objects: input.objects, now: input.now, copies: input.copies, inFlightBuilds: input.inFlight.builds },
-    input.rule,
-  );
+  // The scheduled prune's decision (orphans included), as `prune --dry-run` would make it.
+  const step = planPrune({
+    app: input.app,
+    rule: input.rule,
+    now: input.now,
+    collectOrphans: true,
+    listLimit: Infinity,
+    dryRun: true,
+    manifests: input.manifests,
+    inFlight: input.inFlight,
+    ...input.records,
+    ownPlanKey: '',
+    listing: { objects: input.objects, copies: input.copies },
+    live: input.live,
+  });
+  // Given the listing and the live references, the plan asks for nothing more.
+  if (!('plan' in step)) throw new Error(`the prune plan of ${input.app} asked for ${step.need}, which status had read`);
+  const { summary: plan, copiesDeleted } = step.plan;
   const byKey = new Map(input.manifests.map((m) => [m.key, m]));
   // Builds with the same fed-mods.json (a rollback and the build it restored) all match; the
   // newest of them is the one that wrote it last.
@@ -142,16 +173,15 @@ export function summarize(input: StatusInput): AppStatus {
       nextPrune: { action: d.action, reason: d.reason },
     };
   });
-  const orphans = plan.objects.filter((o) => o.reason === 'orphan').length;
   return {
     app: input.app,
     builds,
     live: input.liveSha256 === undefined ? { state: 'none' } : live ? { state: 'build', timestamp: live.timestamp } : { state: 'unknown' },
     nextPrune: {
-      builds: plan.manifests.filter((d) => d.action === 'delete').length,
-      objects: plan.objects.length - orphans,
-      orphans,
-      copies: plan.copies.length,
+      builds: plan.manifestsDeleted,
+      objects: plan.objectsDeleted,
+      orphans: plan.orphansDeleted,
+      copies: copiesDeleted,
       recentlyWritten: plan.recentlyWritten,
     },
     inFlight: input.inFlightRuns,

@@ -1,4 +1,4 @@
-import { copyBuildId, dataKey, dataPrefix, ENTRY_POINT } from '../contract/keys';
+import { copyBuildId, dataKey, ENTRY_POINT } from '../contract/keys';
 
 /**
  * The contract's retention rule, as a pure function of what the bucket holds: no I/O, so every
@@ -152,9 +152,4 @@ function planCopies(input: RetentionInput, newestFirst: readonly ManifestEntry[]
     }
   }
   return out;
-}
-
-/** The relpath of a key under `data/<app>/`. */
-export function relpathOf(app: string, key: string): string {
-  return key.slice(dataPrefix(app).length);
 }

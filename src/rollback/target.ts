@@ -1,6 +1,6 @@
 import { ENTRY_POINT, isBuildId, isEntryFile } from '../contract/keys';
 import type { Manifest } from '../contract/manifest';
-import type { StoredManifest } from '../prune/app-state';
+import type { StoredManifest } from '../bucket/manifests';
 import type { ExistingObject } from '../source/upload-plan';
 import { NotRestorableError } from './errors';
 import type { RollbackTo } from './types';

@@ -2,7 +2,7 @@ import { dataKey, isAppKey, manifestKey, prunePlanKey } from '../../src/contract
 import { parseManifest } from '../../src/contract/manifest';
 import { parseStagingRecord } from '../../src/contract/staging';
 import { CorruptRecordError } from '../../src/errors';
-import { parsePrunePlanRecord } from '../../src/prune/plan-record';
+import { parsePrunePlanRecord } from '../../src/contract/prune-plan';
 
 /** What a prune reads from the bucket is checked before anything is decided from it. */
 describe('hostile bucket state', () => {

@@ -1,4 +1,4 @@
-import { deleteBatches } from '../../src/activities/prune';
+import { deleteBatches } from '../../src/prune/plan';
 import { planRetention, type DataObject, type ManifestEntry, type RetentionRule } from '../../src/prune/retention';
 
 const NOW = 1_800_000_000;

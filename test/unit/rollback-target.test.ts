@@ -1,5 +1,5 @@
 import type { Manifest } from '../../src/contract/manifest';
-import type { StoredManifest } from '../../src/prune/app-state';
+import type { StoredManifest } from '../../src/bucket/manifests';
 import { NotRestorableError } from '../../src/rollback/errors';
 import { resolveRollbackSettings } from '../../src/rollback/settings';
 import { assertRestorable, resolveTarget, restoreOrder, rollbackCacheMaxAge, type ListedObject } from '../../src/rollback/target';

@@ -1,6 +1,6 @@
 import type { Manifest } from '../../src/contract/manifest';
 import { describeStatus, formatAge, summarize, type StatusInput } from '../../src/client/status';
-import type { StoredManifest } from '../../src/prune/app-state';
+import type { StoredManifest } from '../../src/bucket/manifests';
 
 const NOW = 1_800_000_000;
 const sha = (c: string) => c.repeat(64);
@@ -25,6 +25,8 @@ const input = (manifests: StoredManifest[], liveSha256: string | undefined): Sta
   objects: [],
   copies: [],
   inFlight: { paths: [], builds: [] },
+  records: { staging: [], planRecords: [], goLive: [] },
+  live: { keys: new Set(), problems: [] },
   liveSha256,
   inFlightRuns: [],
 });

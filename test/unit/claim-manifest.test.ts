@@ -1,4 +1,4 @@
-import { commitManifest, findCommitted, MAX_TIMESTAMP_PROBES, writtenBy } from '../../src/activities/manifest-write';
+import { commitManifest, findCommitted, MAX_TIMESTAMP_PROBES, writtenBy } from '../../src/bucket/claim-manifest';
 import { manifestKey, manifestPrefix, stagingKey } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
 import type { StagingRecord } from '../../src/contract/staging';

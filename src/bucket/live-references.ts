@@ -2,6 +2,8 @@ import { dataKey, ENTRY_POINT } from '../contract/keys';
 import { fedModsReferences, htmlReferences, mergeReferences, type References } from '../contract/references';
 import type { Storage } from '../storage/storage';
 
+/** Reads the live entry files (fed-mods.json, index.html) of an app: what they load, which a prune never deletes. */
+
 /** The app's live entry files whose references a prune never deletes, whatever the manifests say. */
 export const LIVE_ENTRY_FILES = [ENTRY_POINT, 'index.html'] as const;
 

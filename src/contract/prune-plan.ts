@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { isAppKey, prunePlanPrefix } from '../contract/keys';
-import { validateAppName } from '../contract/names';
-import { checkRecord, parseJsonObject } from '../contract/records';
+import { isAppKey, prunePlanPrefix } from './keys';
+import { validateAppName } from './names';
+import { checkRecord, parseJsonObject } from './records';
 import { CorruptRecordError } from '../errors';
 
 /**
