@@ -203,7 +203,7 @@ export function renderMarkdown(d: ReportData): string {
       ...(d.peers.timeBin ? [] : [`**Not measured in this run: ${d.peers.timeProblem}.**`]),
       'For pushcache that is the Job (`pushcache populate` or `pushcache prune`, one Node process); the Job does the file uploads itself.',
     ].join(' '),
-    `- **worker peak RSS**: pushcache only, the shared worker's VmHWM from \`/proc/<pid>/status\`, ${d.workerRssPerRun ? 'reset before each run (`/proc/<pid>/clear_refs`), so it is the peak during that run' : 'which could not be reset between runs, so it is the peak since the worker started'}. The worker runs the workflows, writes the manifest and deletes for prunes.${d.workerRssOverallKb ? ` Its peak over the whole bench was ${mib(d.workerRssOverallKb)}.` : ''}`,
+    `- **worker peak RSS**: pushcache only, the shared worker's VmHWM from \`/proc/<pid>/status\`, ${d.workerRssPerRun ? 'reset before each run (`/proc/<pid>/clear_refs`), so it is the peak during that run' : 'which could not be reset between runs, so it is the peak since the worker started'}. The worker runs the workflows and the app lock, and deletes for \`pushcache prune\`; the Job writes every file and the manifest of a publish.${d.workerRssOverallKb ? ` Its peak over the whole bench was ${mib(d.workerRssOverallKb)}.` : ''}`,
     '- pushcache needs its Temporal server and worker running; they were started once, before the first run, and are not part of the times.',
     '- Every run uses a new bucket (scenarios 2 and 3 reuse the bucket of the same tool\'s cold upload); the tool order is rotated from run to run.',
     '',

@@ -587,7 +587,7 @@ export interface WorkerSettings {
   healthAddress?: ListenAddress;
 }
 
-/** Sized for a pod of half a CPU and 512 MiB; the README explains how to size them. */
+/** Sized for a pod of half a CPU and 512 MiB; docs/operations.md explains how to size them. */
 export const WORKER_DEFAULTS = {
   maxActivities: '32',
   maxWorkflowTasks: '10',

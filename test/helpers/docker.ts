@@ -30,7 +30,7 @@ export function describeDocker(name: string, fn: () => void): void {
       });
     });
   }
-  process.stderr.write(`SKIPPED "${name}": Docker is missing (${DOCKER_MISSING}); see README "Containers"\n`);
+  process.stderr.write(`SKIPPED "${name}": Docker is missing (${DOCKER_MISSING}); see docs/operations.md "Containers"\n`);
   describe.skip(`${name} [skipped: Docker is missing: ${DOCKER_MISSING}]`, fn);
 }
 

@@ -106,7 +106,7 @@ describe('an https object store signed by a private CA', () => {
     const r = await cli(['prune', '-r', 'tls-prune', '-t', '0', '-n', '0', '--orphan-grace', '0', '--ca-bundle', certs.ca]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/deleted 1 of 1 builds, 20 objects of those builds/);
-    // A prune never deletes the app's entry point, nor what the live entry files are (README, "How pruning works").
+    // A prune never deletes the app's entry point, nor what the live entry files are (docs/design.md, "How pruning works").
     expect(await listKeys(openTls(BUCKET), 'data/tls-prune/')).toEqual(['data/tls-prune/fed-mods.json', 'data/tls-prune/index.html']);
     expect(await listKeys(openTls(BUCKET), 'manifests/tls-prune/')).toEqual([]);
   });
