@@ -80,7 +80,7 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     expect(recording.events.filter((e) => e.phase === 'end' && isData(e.key))).toHaveLength(121);
     expect(recording.lastIndexOf(isData, 'end')).toBeLessThan(fedModsStart);
     expect(recording.lastIndexOf(isData, 'start')).toBeLessThan(fedModsStart);
-    // The shared worker writes the manifest only after the Job's fed-mods.json write finished.
+    // The go-live step writes the manifest only after its fed-mods.json write finished.
     const manifestStart = recording.indexOf((k) => k.startsWith('manifests/ordered/'), 'start');
     expect(fedModsEnd).toBeGreaterThan(fedModsStart);
     expect(manifestStart).toBeGreaterThan(fedModsEnd);
