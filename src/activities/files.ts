@@ -86,7 +86,6 @@ export function createFileActivities(deps: FileActivityDeps) {
   }
 
   // What each staged publish uploads in batches, by staging key; rebuilt from the staging record after a restart.
-
   const uploads = new Map<string, BatchedUploads>();
 
   async function uploadList(input: UploadBatchInput): Promise<{ tree: ScannedSource } & BatchedUploads> {
@@ -119,7 +118,6 @@ export function createFileActivities(deps: FileActivityDeps) {
       const [existing, { earlier, newest }] = await Promise.all([listAppObjects(deps.storage, input.app, beat.advanced), readEarlierBuilds(deps.storage, input.app)]).finally(
         beat.stop,
       );
-      const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
       if (input.goLive && newest && isSameBuild(newest.manifest, input.image, tree.files, existing)) {
         // valpop skips a populate of the image it published last; writing nothing keeps a
         // re-created Job from pushing older builds out of the -n window with copies of this one.
@@ -160,6 +158,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       uploads.set(key, batched);
       const toUpload = batched.files;
       const entryPoint = tree.files.find((f) => f.path === ENTRY_POINT);
+      const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
       return {
         fileCount: tree.files.length,
         totalBytes: tree.totalBytes,

@@ -35,7 +35,7 @@ describe('a worker killed while a prune plans', () => {
     const taskQueue = `test-${randomUUID()}`;
 
     // Its manifest reads never finish: planning makes no progress until the worker is gone.
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-plan-worker.js')], {
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-worker.js')], {
       env: cleanEnv({ ...jobEnv(taskQueue, bucket), READ_DELAY_MS: '600000' }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });

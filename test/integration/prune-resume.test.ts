@@ -41,7 +41,7 @@ describe('a prune whose worker is killed', () => {
     await sleep(2100);
     const taskQueue = `test-${randomUUID()}`;
 
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-delete-worker.js')], {
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-worker.js')], {
       env: cleanEnv({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: String(DELETE_DELAY_MS) }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });

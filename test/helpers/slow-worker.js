@@ -1,7 +1,9 @@
-// A shared worker in a process of its own, whose deletes are slow and announced on stdout, so
-// a test can kill it with SIGKILL between two delete batches of a prune.
+// A shared worker in a process of its own whose store is slowed where a test wants to kill it
+// with SIGKILL: with DELETE_DELAY_MS, deletes are slow and announced ("deleted N"), between two
+// delete batches of a prune; with READ_DELAY_MS, reads of manifests are announced ("reading KEY")
+// and then hang, while a prune plans.
 // Env: TEMPORAL_ADDRESS, PUSHCACHE_TASK_QUEUE, PUSHCACHE_AWS_ENDPOINT, PUSHCACHE_AWS_ACCESS_KEY_ID,
-// PUSHCACHE_AWS_SECRET_ACCESS_KEY, DELETE_DELAY_MS.
+// PUSHCACHE_AWS_SECRET_ACCESS_KEY, and DELETE_DELAY_MS and/or READ_DELAY_MS.
 const { setTimeout: sleep } = require('node:timers/promises');
 const { DefaultLogger, NativeConnection, Runtime } = require('@temporalio/worker');
 const { S3Storage } = require('../../dist/storage/s3');
@@ -19,11 +21,22 @@ async function main() {
     openStorage(bucket) {
       const inner = S3Storage.open({ endpoint: env.PUSHCACHE_AWS_ENDPOINT, bucket, credentials });
       const slow = Object.create(inner);
-      slow.delete = async (keys) => {
-        await sleep(Number(env.DELETE_DELAY_MS));
-        await inner.delete(keys);
-        console.log(`deleted ${keys.length}`);
-      };
+      if (env.DELETE_DELAY_MS) {
+        slow.delete = async (keys) => {
+          await sleep(Number(env.DELETE_DELAY_MS));
+          await inner.delete(keys);
+          console.log(`deleted ${keys.length}`);
+        };
+      }
+      if (env.READ_DELAY_MS) {
+        slow.get = async (key) => {
+          if (key.startsWith('manifests/')) {
+            console.log(`reading ${key}`);
+            await sleep(Number(env.READ_DELAY_MS));
+          }
+          return inner.get(key);
+        };
+      }
       return slow;
     },
   });
