@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   CancellationScope,
   defineQuery,
   executeChild,
@@ -143,12 +144,20 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   }
 
   async function putPreviousBuildBack(failure: unknown): Promise<void> {
+    let problem: string | undefined;
     try {
       const r = await CancellationScope.nonCancellable(() => restoring.restoreLive({ app: input.app, publishId: runId, timestamp }));
-      if (r.lost.length > 0) throw new Error(`no kept copy of ${r.lost.join(', ')}`);
+      if (r.lost.length > 0) problem = `no kept copy of ${r.lost.join(', ')}`;
     } catch (err) {
-      throw new Error(`${rootMessage(failure)}; putting the previous build of ${input.app} back also failed (${rootMessage(err)}): its live files may be mixed until the next publish of ${input.app}`);
+      problem = rootMessage(err);
     }
+    if (problem === undefined) return;
+    // An ApplicationFailure fails the run; any other error thrown here would only fail the workflow task, again and again.
+    throw ApplicationFailure.create({
+      type: 'RestoreFailed',
+      message: `${rootMessage(failure)}; putting the previous build of ${input.app} back also failed (${problem}): its live files may be mixed until the next publish of ${input.app}`,
+      nonRetryable: true,
+    });
   }
 
   /** The order publishes had before the go-live step: batches, fed-mods.json, manifest on the shared worker. */

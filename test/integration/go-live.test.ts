@@ -73,6 +73,24 @@ describe('one guarded go-live step', () => {
     expect(await listKeys(real, manifestPrefix('app'))).toHaveLength(1);
   });
 
+  it('fails the run, saying so, when the previous build cannot be put back either', async () => {
+    const bucket = await newBucket('norestore');
+    await publish(bucket, 'app', liveTree('old', 2), 'img:old');
+    // Manifests and every write back under data/ are refused: going live fails, and so does the restore.
+    let goneLive = false;
+    const storage = failingWrites(
+      openTestStorage(bucket),
+      (key) => key.startsWith(manifestPrefix('app')) || (goneLive && key.startsWith('data/app/')),
+      () => {
+        goneLive = true;
+        return new StorageError('AccessDenied', 'writes are refused');
+      },
+    );
+    await expect(publish(bucket, 'app', liveTree('new', 2), 'img:new', storage, { maxAttempts: '2' })).rejects.toThrow(
+      /putting the previous build of app back also failed .*its live files may be mixed until the next publish of app/,
+    );
+  });
+
   it('a build whose file changed after staging fails as "source changed" and nothing of it goes live', async () => {
     const bucket = await newBucket('changed');
     const previous = liveTree('old', 2);
