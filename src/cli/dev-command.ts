@@ -12,10 +12,15 @@ import { runUrl } from '../client/workflow-id';
 import { S3Storage } from '../storage/s3';
 import { currentLog, reportTo, type LogFields } from '../telemetry/log';
 import { createSharedWorker } from '../worker/shared-worker';
+import { appPath } from '../ui/render';
+import { bucketSource, startStatusServer, type StatusServer } from '../ui/server';
+import { retentionRule } from '../workflows/retention-rule';
 import { runCommand } from './run';
 
 const TASK_QUEUE = 'pushcache';
 const NAMESPACE = 'default';
+/** The status page's port in dev: next to the Temporal Web UI's 8233. */
+const STATUS_PORT = 8234;
 
 /** The local stack speaks to a person: pretty mode prints `text` as it is, json mode the event. */
 function say(text: string, msg: string, fields: LogFields): void {
@@ -29,6 +34,7 @@ function withStackOptions(cmd: Command): Command {
     .addOption(new Option('--ui-port <port>', 'Temporal Web UI port').default(String(d.uiPort)))
     .addOption(new Option('--minio-port <port>', 'MinIO S3 port').default(String(d.minioPort)))
     .addOption(new Option('--minio-console-port <port>', 'MinIO console port').default(String(d.minioConsolePort)))
+    .addOption(new Option('--status-port <port>', "pushcache's status page port (0 = any free port)").default(String(STATUS_PORT)))
     .addOption(new Option('--state-dir <dir>', 'where runs and objects persist').default(d.stateDir))
     .addOption(new Option('-b, --bucket <name>', 'bucket to create').default(d.bucket));
 }
@@ -65,7 +71,15 @@ async function runDev(o: RawOptions, demo: { source: string; app: string; exit: 
     const storageFor = (bucket: string) => S3Storage.open({ endpoint: stack.minioEndpoint, bucket, credentials: DEV_CREDENTIALS });
     const worker = await createSharedWorker({ connection, namespace: NAMESPACE, taskQueue: TASK_QUEUE, openStorage: storageFor });
     const running = worker.run();
-    printStack(stack);
+    const client = new Client({ connection, namespace: NAMESPACE });
+    // What the worker's --ui-port serves, with the prune Schedule's retention rule below.
+    const ui = await startStatusServer({
+      listen: { host: '127.0.0.1', port: Number(o.statusPort) },
+      cacheMs: 2000,
+      render: { temporalUiUrl: stack.temporalUiUrl, namespace: NAMESPACE },
+      source: bucketSource({ storage: storageFor(stack.bucket), client, bucket: stack.bucket, rule: retentionRule(resolvePruneSettings({})) }),
+    });
+    printStack(stack, ui);
     const schedule = resolveScheduleSettings({}, stack.bucket);
     await applySchedule(schedule, pruneInput(resolvePruneSettings({}), { all: true }, stack.bucket), {
       client: new Client({ connection, namespace: NAMESPACE }),
@@ -79,11 +93,12 @@ async function runDev(o: RawOptions, demo: { source: string; app: string; exit: 
       url: schedules,
     });
     if (demo) {
-      await publishExample(stack, connection, storageFor(stack.bucket), demo);
+      await publishExample(stack, connection, storageFor(stack.bucket), demo, ui);
       if (demo.exit) worker.shutdown();
     }
     if (!demo?.exit) say('\nPress Ctrl-C to stop.', 'running until Ctrl-C', { event: 'stack-waiting' });
     await running;
+    await ui.close();
     await connection.close();
   } finally {
     say('stopping the local stack', 'stopping the local stack', { event: 'stack-stopping' });
@@ -91,12 +106,13 @@ async function runDev(o: RawOptions, demo: { source: string; app: string; exit: 
   }
 }
 
-function printStack(stack: LocalStack): void {
+function printStack(stack: LocalStack, ui: StatusServer): void {
   say(
     [
       'Local stack is up:',
       `  Temporal        ${stack.temporalAddress}   (export TEMPORAL_ADDRESS=${stack.temporalAddress})`,
       `  Temporal Web UI ${stack.temporalUiUrl}`,
+      `  status page     ${ui.url}   (pushcache's read-only view of the bucket)`,
       `  MinIO (S3)      ${stack.minioEndpoint}   bucket ${stack.bucket}`,
       `  MinIO console   ${stack.minioConsoleUrl}`,
       `  credentials     export PUSHCACHE_AWS_ACCESS_KEY_ID=${DEV_CREDENTIALS.accessKeyId} PUSHCACHE_AWS_SECRET_ACCESS_KEY=${DEV_CREDENTIALS.secretAccessKey}   (development only)`,
@@ -111,6 +127,7 @@ function printStack(stack: LocalStack): void {
       event: 'stack-up',
       temporalAddress: stack.temporalAddress,
       temporalUiUrl: stack.temporalUiUrl,
+      statusPageUrl: ui.url,
       minioEndpoint: stack.minioEndpoint,
       minioConsoleUrl: stack.minioConsoleUrl,
       bucket: stack.bucket,
@@ -122,7 +139,7 @@ function printStack(stack: LocalStack): void {
   );
 }
 
-async function publishExample(stack: LocalStack, connection: NativeConnection, storage: S3Storage, demo: { source: string; app: string }): Promise<void> {
+async function publishExample(stack: LocalStack, connection: NativeConnection, storage: S3Storage, demo: { source: string; app: string }, ui: StatusServer): Promise<void> {
   const settings = resolvePublishSettings({ source: demo.source, prefix: demo.app, image: `example.local/${demo.app}:demo` });
   const temporal = { address: stack.temporalAddress, namespace: NAMESPACE, taskQueue: TASK_QUEUE, uiUrl: stack.temporalUiUrl };
   say(`\nPublishing ${demo.source} as ${demo.app}:`, `publishing ${demo.source} as ${demo.app}`, { event: 'demo-publishing', source: demo.source, app: demo.app });
@@ -139,17 +156,19 @@ async function publishExample(stack: LocalStack, connection: NativeConnection, s
   const manifests: string[] = [];
   for await (const o of storage.list(manifestPrefix(demo.app))) manifests.push(o.key);
   const url = runUrl(stack.temporalUiUrl, NAMESPACE, outcome.workflowId, outcome.runId);
+  const statusPage = new URL(appPath(demo.app), ui.url).href;
   say(
     [
       '',
       'Where to look:',
       `  the run         ${url}`,
+      `  status page     ${statusPage}`,
       `  bucket          s3://${stack.bucket} at ${stack.minioEndpoint} (console ${stack.minioConsoleUrl})`,
       `  manifests       ${manifests.join(', ')}`,
       `  data objects    ${keys.length} under ${dataPrefix(demo.app)}:`,
       ...keys.map((k) => `    ${k}`),
     ].join('\n'),
     'where to look',
-    { event: 'demo-published', app: demo.app, url, bucket: stack.bucket, manifests, keys },
+    { event: 'demo-published', app: demo.app, url, statusPageUrl: statusPage, bucket: stack.bucket, manifests, keys },
   );
 }

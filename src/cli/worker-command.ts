@@ -1,13 +1,16 @@
 import { Command, Option } from 'commander';
 import type { Worker } from '@temporalio/worker';
-import { formatAddress, resolveStorageSettings, resolveTemporalSettings, resolveWorkerSettings, WORKER_DEFAULTS, type RawOptions } from '../config';
+import { formatAddress, PRUNE_DEFAULTS, resolvePruneSettings, resolveStorageSettings, resolveTemporalSettings, resolveWorkerSettings, WORKER_DEFAULTS, type RawOptions } from '../config';
 import { currentLog } from '../telemetry/log';
 import { installRuntime, withOwnRuntime } from '../telemetry/runtime';
 import { startHealthServer, type HealthServer } from '../worker/health-server';
 import { createSharedWorker } from '../worker/shared-worker';
+import { resolveStatusPageSettings, STATUS_PAGE_DEFAULTS } from '../ui/settings';
+import { bucketSource, startStatusServer, type StatusServer } from '../ui/server';
+import { retentionRule } from '../workflows/retention-rule';
 import { connectTemporal, openStorage } from './connect';
 import { runCommand } from './run';
-import { withStorageOptions, withTemporalOptions } from './options';
+import { withRetentionOptions, withStorageOptions, withTemporalOptions } from './options';
 
 export function workerCommand(): Command {
   const d = WORKER_DEFAULTS;
@@ -27,13 +30,27 @@ export function workerCommand(): Command {
     .addOption(
       new Option('--health-address <ip:port|off>', `liveness /livez and readiness /readyz (default ${d.healthAddress})`).env('PUSHCACHE_HEALTH_ADDRESS'),
     );
+  withStatusPageOptions(cmd);
   return withOwnRuntime(cmd).action((options: RawOptions) => runCommand(() => runWorker(options)));
+}
+
+/** The read-only status page (src/ui); its next-prune column follows the retention flags, as `status` does. */
+function withStatusPageOptions(cmd: Command): Command {
+  const d = STATUS_PAGE_DEFAULTS;
+  withRetentionOptions(cmd, PRUNE_DEFAULTS.lockWait);
+  return cmd
+    .addOption(new Option('--ui-port <port>', 'serve the read-only status page on this port (default: off; 0 = any free port)').env('PUSHCACHE_UI_PORT'))
+    .addOption(new Option('--ui-host <address>', `address the status page binds (default ${d.host})`).env('PUSHCACHE_UI_HOST'))
+    .addOption(new Option('--ui-token-file <path>', 'file holding the bearer token the status page requires (or PUSHCACHE_UI_TOKEN)'))
+    .addOption(new Option('--ui-cache-seconds <n>', `how long the status page reuses a listing of the bucket (default ${d.cacheSeconds})`).env('PUSHCACHE_UI_CACHE_SECONDS'));
 }
 
 async function runWorker(options: RawOptions): Promise<void> {
   const storage = resolveStorageSettings(options);
   const temporal = resolveTemporalSettings(options);
   const settings = resolveWorkerSettings(options);
+  const statusPage = resolveStatusPageSettings(options);
+  const rule = retentionRule(resolvePruneSettings(options));
   installRuntime({ metricsAddress: settings.metricsAddress && formatAddress(settings.metricsAddress) });
 
   let worker: Worker | undefined;
@@ -45,8 +62,19 @@ async function runWorker(options: RawOptions): Promise<void> {
       })
     : undefined;
   try {
-    const { connection } = await connectTemporal(temporal);
+    const { connection, client } = await connectTemporal(temporal);
+    let ui: StatusServer | undefined;
     try {
+      ui = statusPage
+        ? await startStatusServer({
+            listen: statusPage.listen,
+            token: statusPage.token,
+            cacheMs: statusPage.cacheMs,
+            render: { temporalUiUrl: temporal.uiUrl, namespace: temporal.namespace },
+            source: bucketSource({ storage: openStorage(storage), client, bucket: storage.bucket, rule }),
+            onError: (message, path) => currentLog().warn(`status page ${path}: ${message}`, { event: 'status-page-error', path }),
+          })
+        : undefined;
       worker = await createSharedWorker({
         connection,
         namespace: temporal.namespace,
@@ -61,6 +89,7 @@ async function runWorker(options: RawOptions): Promise<void> {
       const endpoints = [
         settings.metricsAddress && `metrics http://${formatAddress(settings.metricsAddress)}/metrics`,
         health && `health http://${formatAddress(health.address)}/readyz`,
+        ui && `status page ${ui.url}${statusPage?.token ? ' (bearer token required)' : ''}`,
       ].filter(Boolean);
       currentLog().info(
         `worker polling ${temporal.taskQueue} on ${temporal.address}/${temporal.namespace}, storage ${storage.endpoint}` +
@@ -73,12 +102,14 @@ async function runWorker(options: RawOptions): Promise<void> {
           storageEndpoint: storage.endpoint,
           metricsAddress: settings.metricsAddress && formatAddress(settings.metricsAddress),
           healthAddress: health && formatAddress(health.address),
+          statusPageUrl: ui?.url,
         },
       );
       // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: the worker leaves the
       // RUNNING state at once (readiness fails from then on) and running activities finish first.
       await worker.run();
     } finally {
+      await ui?.close();
       await connection.close();
     }
   } finally {

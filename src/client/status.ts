@@ -27,6 +27,8 @@ export interface BuildStatus {
   live: boolean;
   /** Set on a build a rollback wrote: the timestamp of the build it brought back. */
   rollbackOf?: number;
+  /** The Temporal run (publish or rollback) that wrote the manifest; absent on valpop's builds. */
+  runId?: string;
   /** What the next prune with the given rule does to it, and why. */
   nextPrune: { action: 'keep' | 'delete'; reason: string };
 }
@@ -73,7 +75,7 @@ const LOCK_QUERY_TIMEOUT_MS = 10_000;
 
 /** Reads the bucket (never writes) and asks Temporal which runs hold the apps' locks. */
 export async function status(target: PruneTarget, rule: RetentionRule, deps: StatusDeps): Promise<Array<AppStatus | BrokenApp>> {
-  const apps = 'app' in target ? [target.app] : (await listAppNames(deps.storage)).apps;
+  const apps = 'app' in target ? [target.app] : await statusAppNames(deps.storage);
   const out: Array<AppStatus | BrokenApp> = [];
   for (const app of apps) {
     try {
@@ -86,7 +88,13 @@ export async function status(target: PruneTarget, rule: RetentionRule, deps: Sta
   return out;
 }
 
-async function appStatus(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
+/** The apps `status --all` shows: those with a manifests/<app>/ or data/<app>/ prefix. */
+export async function statusAppNames(storage: Storage): Promise<string[]> {
+  return (await listAppNames(storage)).apps;
+}
+
+/** The status of one app, as `status --prefix APP` shows it; the status web page (src/ui) calls it too. */
+export async function appStatus(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
   const { storage } = deps;
   const now = deps.now?.() ?? Math.floor(Date.now() / 1000);
   // What the prune reads, read the same way, so that `summarize` decides what the prune would.
@@ -170,6 +178,7 @@ export function summarize(input: StatusInput): AppStatus {
       bytes: m.sizes ? m.files.reduce((sum, p) => sum + (m.sizes![p] ?? 0), 0) : null,
       live: d === live,
       ...(m.rollbackOf !== undefined ? { rollbackOf: m.rollbackOf } : {}),
+      ...(m.publishId !== undefined ? { runId: m.publishId } : {}),
       nextPrune: { action: d.action, reason: d.reason },
     };
   });
