@@ -20,16 +20,19 @@ export function bytesChart(builds: readonly BuildStatus[]): Html {
   const slot = plotW / ordered.length;
   const barW = Math.max(2, Math.min(48, slot * 0.7));
   const labelEvery = Math.ceil(ordered.length / 8);
+  // Builds of one day are told apart by the time of day; longer spans need the date.
+  const sameDay = ordered[ordered.length - 1].timestamp - ordered[0].timestamp < 86_400;
   const bars = ordered.map((b, i) => {
     const x = PAD.left + slot * i + (slot - barW) / 2;
     const h = b.bytes === null ? 0 : Math.max(1, (b.bytes / max) * plotH);
     const y = PAD.top + plotH - h;
     const cls = b.live ? 'live' : b.nextPrune.action === 'delete' ? 'del' : 'keep';
-    const when = new Date(b.timestamp * 1000).toISOString().replace('T', ' ').slice(0, 16);
+    const iso = new Date(b.timestamp * 1000).toISOString();
+    const when = iso.replace('T', ' ').slice(0, 19);
     const title = `${when} UTC · ${b.image || '(no image)'} · ${b.bytes === null ? 'size unknown' : formatBytes(b.bytes)}`;
     const label =
       i % labelEvery === 0
-        ? html`<text x="${(x + barW / 2).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle" class="axis">${when.slice(5, 16)}</text>`
+        ? html`<text x="${(x + barW / 2).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle" class="axis">${sameDay ? when.slice(11, 19) : when.slice(5, 16)}</text>`
         : '';
     return html`<rect class="${cls}" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}"><title>${title}</title></rect>${label}`;
   });

@@ -59,6 +59,7 @@ th { background:#eef1f6; font-weight:600; white-space:nowrap; }
 td.num, th.num { text-align:right; white-space:nowrap; font-variant-numeric:tabular-nums; }
 code, .mono { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:12.5px; word-break:break-all; }
 .muted { color:var(--muted); }
+.nowrap { white-space:nowrap; }
 .badge { display:inline-block; padding:0 7px; border-radius:9px; font-size:12px; font-weight:600; white-space:nowrap; }
 .b-live { background:#dcf5e3; color:var(--live); }
 .b-del { background:#fde4e1; color:var(--del); }

@@ -37,6 +37,7 @@ const link = (href: string | undefined, text: Html | string, cls = 'run') =>
 
 const utc = (seconds: number) => new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 const isoUtc = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const bytes = (n: number | null) => (n === null ? '?' : formatBytes(n));
 
 function statusBadge(status: string): Html {
@@ -89,7 +90,7 @@ export function renderOverview(data: OverviewData, ctx: RenderContext): string {
     }
     const total = a.builds.every((b) => b.bytes === null) ? null : a.builds.reduce((sum, b) => sum + (b.bytes ?? 0), 0);
     const deleting = a.nextPrune.builds;
-    return html`<tr class="app-row" data-app="${a.app}"><td>${name}</td><td class="live-cell">${liveCell(a)}</td><td class="num">${a.builds.length}</td><td class="num">${bytes(total)}</td><td>${deleting ? html`<span class="badge b-del">${deleting} builds</span>` : html`<span class="muted">nothing</span>`}</td><td>${runCell(ctx, activity.lastPublish)}</td><td>${runCell(ctx, activity.lastPrune)}</td>${withAudit ? html`<td>${auditCell(ctx, activity.audit)}</td>` : ''}</tr>`;
+    return html`<tr class="app-row" data-app="${a.app}"><td>${name}</td><td class="live-cell">${liveCell(a)}</td><td class="num">${a.builds.length}</td><td class="num">${bytes(total)}</td><td>${deleting ? html`<span class="badge b-del">${plural(deleting, 'build')}</span>` : html`<span class="muted">nothing</span>`}</td><td>${runCell(ctx, activity.lastPublish)}</td><td>${runCell(ctx, activity.lastPrune)}</td>${withAudit ? html`<td>${auditCell(ctx, activity.audit)}</td>` : ''}</tr>`;
   });
   const table =
     data.apps.length === 0
@@ -98,7 +99,7 @@ export function renderOverview(data: OverviewData, ctx: RenderContext): string {
   return page(
     `pushcache · ${data.bucket}`,
     headerOf(html`pushcache status`, data.bucket, data.generatedAt),
-    html`<h2>${data.apps.length} apps</h2>${table}`,
+    html`<h2>${plural(data.apps.length, 'app')}</h2>${table}`,
     footerOf(OVERVIEW_API_PATH),
   );
 }
@@ -116,12 +117,12 @@ export function renderAppPage(data: AppData, ctx: RenderContext): string {
     const workflowId = b.runId ? data.buildRuns[b.runId] : undefined;
     const run = b.runId ? link(workflowId ? runHref(ctx, workflowId, b.runId) : undefined, workflowId ?? b.runId) : html`<span class="muted">not recorded</span>`;
     const action = b.nextPrune.action === 'delete' ? html`<span class="badge b-del">deleted next</span>` : html`<span class="badge b-keep">kept</span>`;
-    return html`<tr class="build${b.live ? ' live' : ''}${b.nextPrune.action === 'delete' ? ' del' : ''}" data-timestamp="${b.timestamp}"><td class="mono">${b.timestamp}${b.live ? html` <span class="badge b-live">live</span>` : ''}</td><td>${utc(b.timestamp)}<br><span class="muted">${formatAge(b.ageSeconds)} ago</span></td><td><code class="image">${b.image || '(no image)'}</code>${b.rollbackOf !== undefined ? html`<br><span class="muted">rollback to ${b.rollbackOf}</span>` : ''}</td><td class="num">${b.files}</td><td class="num">${bytes(b.bytes)}</td><td>${action}<br><span class="reason">${b.nextPrune.reason}</span></td><td class="run-cell">${run}</td></tr>`;
+    return html`<tr class="build${b.live ? ' live' : ''}${b.nextPrune.action === 'delete' ? ' del' : ''}" data-timestamp="${b.timestamp}"><td class="mono nowrap">${b.timestamp}${b.live ? html` <span class="badge b-live">live</span>` : ''}</td><td>${utc(b.timestamp)}<br><span class="muted">${formatAge(b.ageSeconds)} ago</span></td><td><code class="image">${b.image || '(no image)'}</code>${b.rollbackOf !== undefined ? html`<br><span class="muted">rollback to ${b.rollbackOf}</span>` : ''}</td><td class="num">${b.files}</td><td class="num">${bytes(b.bytes)}</td><td>${action}<br><span class="reason">${b.nextPrune.reason}</span></td><td class="run-cell">${run}</td></tr>`;
   });
   const summary =
     p.builds + p.objects + p.orphans + p.copies === 0
       ? html`<p class="box" id="next-prune">The next prune deletes <strong>nothing</strong>.</p>`
-      : html`<div class="box" id="next-prune"><p>The next prune deletes <strong>${p.builds} builds</strong>, ${p.objects} objects of those builds, ${p.orphans} unreferenced objects and ${p.copies} entry-file copies${p.recentlyWritten ? html` (and keeps ${p.recentlyWritten} written within the grace period)` : ''}.</p>${deletes.length ? html`<ul id="deletions">${deletes.map((b) => html`<li><span class="mono">${b.timestamp}</span> <code>${b.image || '(no image)'}</code>: ${b.nextPrune.reason}</li>`)}</ul>` : ''}</div>`;
+      : html`<div class="box" id="next-prune"><p>The next prune deletes <strong>${plural(p.builds, 'build')}</strong>, ${plural(p.objects, 'object')} of those builds, ${plural(p.orphans, 'unreferenced object')} and ${plural(p.copies, 'entry-file copy', 'entry-file copies')}${p.recentlyWritten ? html` (and keeps ${p.recentlyWritten} written within the grace period)` : ''}.</p>${deletes.length ? html`<ul id="deletions">${deletes.map((b) => html`<li><span class="mono">${b.timestamp}</span> <code>${b.image || '(no image)'}</code>: ${b.nextPrune.reason}</li>`)}</ul>` : ''}</div>`;
   const live =
     s.live.state === 'build'
       ? html`build <span class="mono">${s.live.timestamp}</span> is live`
@@ -129,7 +130,7 @@ export function renderAppPage(data: AppData, ctx: RenderContext): string {
         ? html`nothing is live (no ${ENTRY_POINT})`
         : html`<span class="badge b-bad">the live ${ENTRY_POINT} matches no retained build</span>`;
   const body = html`<p><a href="/">← all apps</a></p>
-<div class="box">${s.builds.length} builds retained, ${live}. Last publish: ${runCell(ctx, activity.lastPublish)} · last prune: ${runCell(ctx, activity.lastPrune)}${activity.audit ? html` · last audit: ${auditCell(ctx, activity.audit)}` : ''}</div>
+<div class="box">${plural(s.builds.length, 'build')} retained, ${live}. Last publish: ${runCell(ctx, activity.lastPublish)} · last prune: ${runCell(ctx, activity.lastPrune)}${activity.audit ? html` · last audit: ${auditCell(ctx, activity.audit)}` : ''}</div>
 <h2>Bytes per build</h2><div class="chart">${bytesChart(s.builds)}</div>
 <h2>Next prune</h2>${summary}
 <h2>Retained builds, newest first</h2>

@@ -137,6 +137,7 @@ describe('status page in a browser', () => {
     const rows = page.locator('tr.app-row');
     expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-app')))).toEqual([CART, EVIL, SHOP]);
     const liveImage = (app: string) => page.locator(`tr.app-row[data-app="${app}"] .live-cell code.image`).textContent();
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     expect(await liveImage(SHOP)).toBe('img:3');
     expect(await liveImage(CART)).toBe('img:2');
     // The hostile image is text, not markup: no <img>, no script, no dialog.
@@ -153,6 +154,7 @@ describe('status page in a browser', () => {
     expect(await cartRow.locator('a.run').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual([
       runUrl(TEMPORAL_UI, 'default', cart[1].outcome.workflowId, cart[1].outcome.runId),
     ]);
+    await page.screenshot({ path: SCREENSHOT.replace('status-page', 'status-overview'), fullPage: true });
     // The app link leads to its page.
     await shopRow.locator('a.app').click();
     await page.waitForURL(`${pageUrl}apps/${SHOP}`);
@@ -169,7 +171,7 @@ describe('status page in a browser', () => {
     // With -n 1 -t 1, the next prune deletes build 2.
     expect(await rows.nth(1).getAttribute('class')).toContain('del');
     expect(await page.locator('#deletions li').allTextContents()).toEqual([expect.stringContaining(String(shop[1].timestamp))]);
-    expect(await page.locator('#next-prune').textContent()).toMatch(/deletes 1 builds/);
+    expect(await page.locator('#next-prune').textContent()).toMatch(/deletes 1 build, 1 object of those builds/);
     const runLinks = await rows.locator('td.run-cell a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
     expect(runLinks).toEqual([2, 1].map((i) => runUrl(TEMPORAL_UI, 'default', shop[i].outcome.workflowId, shop[i].outcome.runId)));
     // The chart has a bar per build, the live one green.
