@@ -47,7 +47,7 @@ function statusBadge(status: string): Html {
 
 function runCell(ctx: RenderContext, run: RunSummary | undefined): Html {
   if (!run) return html`<span class="muted">none found</span>`;
-  return html`${statusBadge(run.status)} ${link(runHref(ctx, run.workflowId, run.runId), isoUtc(run.closeTime ?? run.startTime))}`;
+  return html`${statusBadge(run.status)} ${link(runHref(ctx, run.workflowId, run.runId), html`<span class="nowrap">${isoUtc(run.closeTime ?? run.startTime)}</span>`)}`;
 }
 
 /** AUDIT SLOT (issue 17): renders nothing until an audit source is wired in. */
@@ -117,7 +117,7 @@ export function renderAppPage(data: AppData, ctx: RenderContext): string {
     const workflowId = b.runId ? data.buildRuns[b.runId] : undefined;
     const run = b.runId ? link(workflowId ? runHref(ctx, workflowId, b.runId) : undefined, workflowId ?? b.runId) : html`<span class="muted">not recorded</span>`;
     const action = b.nextPrune.action === 'delete' ? html`<span class="badge b-del">deleted next</span>` : html`<span class="badge b-keep">kept</span>`;
-    return html`<tr class="build${b.live ? ' live' : ''}${b.nextPrune.action === 'delete' ? ' del' : ''}" data-timestamp="${b.timestamp}"><td class="mono nowrap">${b.timestamp}${b.live ? html` <span class="badge b-live">live</span>` : ''}</td><td>${utc(b.timestamp)}<br><span class="muted">${formatAge(b.ageSeconds)} ago</span></td><td><code class="image">${b.image || '(no image)'}</code>${b.rollbackOf !== undefined ? html`<br><span class="muted">rollback to ${b.rollbackOf}</span>` : ''}</td><td class="num">${b.files}</td><td class="num">${bytes(b.bytes)}</td><td>${action}<br><span class="reason">${b.nextPrune.reason}</span></td><td class="run-cell">${run}</td></tr>`;
+    return html`<tr class="build${b.live ? ' live' : ''}${b.nextPrune.action === 'delete' ? ' del' : ''}" data-timestamp="${b.timestamp}"><td class="mono nowrap">${b.timestamp}${b.live ? html` <span class="badge b-live">live</span>` : ''}</td><td><span class="nowrap">${utc(b.timestamp)}</span><br><span class="muted">${formatAge(b.ageSeconds)} ago</span></td><td><code class="image">${b.image || '(no image)'}</code>${b.rollbackOf !== undefined ? html`<br><span class="muted">rollback to ${b.rollbackOf}</span>` : ''}</td><td class="num">${b.files}</td><td class="num">${bytes(b.bytes)}</td><td>${action}<br><span class="reason">${b.nextPrune.reason}</span></td><td class="run-cell">${run}</td></tr>`;
   });
   const summary =
     p.builds + p.objects + p.orphans + p.copies === 0

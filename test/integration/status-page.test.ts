@@ -4,12 +4,13 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { resolvePruneSettings, resolvePublishSettings } from '../../src/config';
 import { populate } from '../../src/client/populate';
 import { prune } from '../../src/client/prune';
 import type { AppStatus, BrokenApp } from '../../src/client/status';
 import { runUrl } from '../../src/client/workflow-id';
+import { launchChromium, openPage } from '../helpers/browser';
 import { buildTree, publishBuilds, type PublishedBuild } from '../helpers/builds';
 import { runCli, startCli } from '../helpers/cli';
 import { jobEnv, newBucket, populateDeps, startHarness, testServers, type Harness } from '../helpers/servers';
@@ -22,7 +23,6 @@ import { jobEnv, newBucket, populateDeps, startHarness, testServers, type Harnes
 
 jest.setTimeout(300_000);
 
-const CHROMIUM = process.env.PUSHCACHE_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = path.resolve(__dirname, '..', '..', '.pushcache', 'artifacts', 'status-page.png');
 // Links only: the test checks where they point, it never follows them.
 const TEMPORAL_UI = 'http://temporal-ui.test:8233';
@@ -79,7 +79,7 @@ beforeAll(async () => {
     });
     void worker.result.then((r) => reject(new Error(`the worker exited (${r.code}): ${r.stderr}`)));
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -112,23 +112,10 @@ function rawGet(rawPath: string, headers: Record<string, string>): Promise<numbe
   });
 }
 
-/** A page in a fresh tab that records everything a person would see go wrong in the console. */
 async function open(url: string): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ extraHTTPHeaders: auth(), viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('dialog', (d) => problems.push(`dialog: ${d.message()}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  const response = await page.goto(url);
-  expect(response?.status()).toBe(200);
-  return { page, problems };
+  const opened = await openPage(browser, url, auth());
+  expect(opened.status).toBe(200);
+  return opened;
 }
 
 describe('status page in a browser', () => {
