@@ -75,6 +75,7 @@ async function runDev(o: RawOptions, demo: { source: string; app: string; exit: 
     // What the worker's --ui-port serves, with the prune Schedule's retention rule below.
     const ui = await startStatusServer({
       listen: { host: '127.0.0.1', port: Number(o.statusPort) },
+      listenFlags: '--status-port',
       cacheMs: 2000,
       render: { temporalUiUrl: stack.temporalUiUrl, namespace: NAMESPACE },
       source: bucketSource({ storage: storageFor(stack.bucket), client, bucket: stack.bucket, rule: retentionRule(resolvePruneSettings({})) }),

@@ -50,7 +50,8 @@ async function runWorker(options: RawOptions): Promise<void> {
   const temporal = resolveTemporalSettings(options);
   const settings = resolveWorkerSettings(options);
   const statusPage = resolveStatusPageSettings(options);
-  const rule = retentionRule(resolvePruneSettings(options));
+  // The page predicts the prune these flags would run, as `status` does; unused without the page.
+  const rule = statusPage && retentionRule(resolvePruneSettings(options));
   installRuntime({ metricsAddress: settings.metricsAddress && formatAddress(settings.metricsAddress) });
 
   let worker: Worker | undefined;
@@ -65,16 +66,16 @@ async function runWorker(options: RawOptions): Promise<void> {
     const { connection, client } = await connectTemporal(temporal);
     let ui: StatusServer | undefined;
     try {
-      ui = statusPage
-        ? await startStatusServer({
-            listen: statusPage.listen,
-            token: statusPage.token,
-            cacheMs: statusPage.cacheMs,
-            render: { temporalUiUrl: temporal.uiUrl, namespace: temporal.namespace },
-            source: bucketSource({ storage: openStorage(storage), client, bucket: storage.bucket, rule }),
-            onError: (message, path) => currentLog().warn(`status page ${path}: ${message}`, { event: 'status-page-error', path }),
-          })
-        : undefined;
+      if (statusPage && rule) {
+        ui = await startStatusServer({
+          listen: statusPage.listen,
+          token: statusPage.token,
+          cacheMs: statusPage.cacheMs,
+          render: { temporalUiUrl: temporal.uiUrl, namespace: temporal.namespace },
+          source: bucketSource({ storage: openStorage(storage), client, bucket: storage.bucket, rule }),
+          onError: (message, path) => currentLog().warn(`status page ${path}: ${message}`, { event: 'status-page-error', path }),
+        });
+      }
       worker = await createSharedWorker({
         connection,
         namespace: temporal.namespace,

@@ -26,6 +26,8 @@ export function bucketSource(deps: StatusDataDeps): StatusSource {
 
 export interface StatusServerOptions {
   listen: ListenAddress;
+  /** The flags that choose the address, for the error when it is taken (the worker's by default). */
+  listenFlags?: string;
   source: StatusSource;
   render: RenderContext;
   /** When set, every request needs `Authorization: Bearer <token>`. */
@@ -94,7 +96,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) =>
-      reject(new StatusPageError(`cannot serve the status page on ${formatAddress(options.listen)} (${oneLine(err)}); choose a free port with --ui-port and an address of this host with --ui-host`)),
+      reject(new StatusPageError(`cannot serve the status page on ${formatAddress(options.listen)} (${oneLine(err)}); choose a free port and an address of this host with ${options.listenFlags ?? '--ui-port and --ui-host'}`)),
     );
     server.listen(options.listen.port, options.listen.host, resolve);
   });
