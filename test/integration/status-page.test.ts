@@ -41,6 +41,7 @@ let shop: PublishedBuild[];
 let cart: PublishedBuild[];
 let evil: PublishedBuild;
 let pruneRun: { workflowId: string; runId: string };
+let cartPrune: { workflowId: string; runId: string };
 let token: string;
 let pageUrl: string;
 let worker: ReturnType<typeof startCli>;
@@ -55,15 +56,24 @@ beforeAll(async () => {
   const outcome = await populate(resolvePublishSettings({ source: dir, prefix: EVIL, image: HOSTILE_IMAGE, prune: false }), populateDeps(harness, bucket));
   evil = { dir, outcome, timestamp: outcome.timestamp };
   await sleep(1100); // the oldest builds are past the 1 s timeout
-  // The prune keeps two shop builds: build 1 goes.
-  await prune(resolvePruneSettings({ minAssetRecords: '2', timeout: '1', orphanGrace: '1' }), { app: SHOP }, {
+  const started = (run: { workflowId: string; runId: string }[]) => ({
     client: harness.client,
     bucket,
     temporal: harness.temporal,
-    report: (_line, event) => {
-      if (event?.event === 'prune-started') pruneRun = { workflowId: String(event.workflowId), runId: String(event.runId) };
+    report: (_line: string, event?: { event: string; [k: string]: unknown }) => {
+      if (event?.event === 'prune-started') run.push({ workflowId: String(event.workflowId), runId: String(event.runId) });
     },
   });
+  // A prune of every app, as the Schedule runs, keeping three builds: it deletes nothing, and is
+  // the last prune of cart, found as the child `prune-all/<bucket>/<stamp>/<cart>`.
+  const all: Array<{ workflowId: string; runId: string }> = [];
+  await prune(resolvePruneSettings({ minAssetRecords: '3', timeout: '1', orphanGrace: '1' }), { all: true }, started(all));
+  const child = await harness.client.workflow.getHandle(`${all[0].workflowId}/${CART}`).describe();
+  cartPrune = { workflowId: child.workflowId, runId: child.runId };
+  // Then a prune of shop alone, keeping two builds: build 1 goes.
+  const own: Array<{ workflowId: string; runId: string }> = [];
+  await prune(resolvePruneSettings({ minAssetRecords: '2', timeout: '1', orphanGrace: '1' }), { app: SHOP }, started(own));
+  pruneRun = own[0];
 
   token = `tok-${randomUUID()}`;
   const tokenDir = mkdtempSync(path.join(os.tmpdir(), 'pushcache-ui-'));
@@ -136,10 +146,11 @@ describe('status page in a browser', () => {
     const last = shop[2].outcome;
     expect(hrefs).toEqual([runUrl(TEMPORAL_UI, 'default', last.workflowId, last.runId), runUrl(TEMPORAL_UI, 'default', pruneRun.workflowId, pruneRun.runId)]);
     expect(await shopRow.locator('.badge.b-ok').count()).toBe(2); // both completed
-    // No cart prune ran yet: its last publish is linked, its last prune is none.
+    // Cart's last prune is its child of the prune of every app.
     const cartRow = page.locator(`tr.app-row[data-app="${CART}"]`);
     expect(await cartRow.locator('a.run').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual([
       runUrl(TEMPORAL_UI, 'default', cart[1].outcome.workflowId, cart[1].outcome.runId),
+      runUrl(TEMPORAL_UI, 'default', cartPrune.workflowId, cartPrune.runId),
     ]);
     await page.screenshot({ path: SCREENSHOT.replace('status-page', 'status-overview'), fullPage: true });
     // The app link leads to its page.
