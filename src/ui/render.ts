@@ -65,7 +65,7 @@ function liveBuild(s: AppStatus): BuildStatus | undefined {
 function liveCell(s: AppStatus): Html {
   const b = liveBuild(s);
   if (b) {
-    return html`<span class="badge b-live">live</span> <code class="image">${b.image || '(no image)'}</code><br><span class="muted">${utc(b.timestamp)} · ${b.files} files · ${bytes(b.bytes)}</span>`;
+    return html`<span class="badge b-live">live</span> <code class="image">${b.image || '(no image)'}</code><br><span class="muted"><span class="nowrap">${utc(b.timestamp)}</span> · <span class="nowrap">${b.files} files · ${bytes(b.bytes)}</span></span>`;
   }
   return s.live.state === 'none'
     ? html`<span class="muted">nothing live (no ${ENTRY_POINT})</span>`
