@@ -24,6 +24,8 @@ export interface AuditSummary {
 }
 
 export interface AppActivity extends AppRuns {
+  /** Set when Temporal's visibility could not be asked: the last runs are unknown, not absent. */
+  runsError?: string;
   audit?: AuditSummary;
 }
 
@@ -89,7 +91,7 @@ export async function appData(app: string, deps: StatusDataDeps): Promise<AppDat
 /** The app's runs and, when wired in, its audit. Visibility failing must not hide the bucket's state. */
 async function activityOf(app: string, deps: StatusDataDeps): Promise<AppActivity> {
   const [runs, audit] = await Promise.all([
-    appRuns(deps.client, deps.bucket, app).catch(() => ({})),
+    appRuns(deps.client, deps.bucket, app).catch((err: unknown): AppActivity => ({ runsError: oneLine(err) })),
     deps.audit ? deps.audit(app).catch(() => undefined) : Promise.resolve(undefined),
   ]);
   return { ...runs, ...(audit ? { audit } : {}) };

@@ -45,7 +45,8 @@ function statusBadge(status: string): Html {
   return html`<span class="badge ${cls}">${status.replace(/_/g, ' ')}</span>`;
 }
 
-function runCell(ctx: RenderContext, run: RunSummary | undefined): Html {
+function runCell(ctx: RenderContext, run: RunSummary | undefined, activity: AppActivity): Html {
+  if (activity.runsError !== undefined) return html`<span class="muted" title="${activity.runsError}">unknown (Temporal visibility did not answer)</span>`;
   if (!run) return html`<span class="muted">none found</span>`;
   return html`${statusBadge(run.status)} ${link(runHref(ctx, run.workflowId, run.runId), html`<span class="nowrap">${isoUtc(run.closeTime ?? run.startTime)}</span>`)}`;
 }
@@ -86,11 +87,11 @@ export function renderOverview(data: OverviewData, ctx: RenderContext): string {
     const activity: AppActivity = data.activity[a.app] ?? {};
     const name = html`<a class="app" href="${appPath(a.app)}">${a.app}</a>`;
     if ('error' in a) {
-      return html`<tr class="app-row" data-app="${a.app}"><td>${name}</td><td colspan="4"><span class="badge b-bad">cannot be read</span> ${(a as BrokenApp).error}</td><td>${runCell(ctx, activity.lastPublish)}</td><td>${runCell(ctx, activity.lastPrune)}</td>${withAudit ? html`<td>${auditCell(ctx, activity.audit)}</td>` : ''}</tr>`;
+      return html`<tr class="app-row" data-app="${a.app}"><td>${name}</td><td colspan="4"><span class="badge b-bad">cannot be read</span> ${(a as BrokenApp).error}</td><td>${runCell(ctx, activity.lastPublish, activity)}</td><td>${runCell(ctx, activity.lastPrune, activity)}</td>${withAudit ? html`<td>${auditCell(ctx, activity.audit)}</td>` : ''}</tr>`;
     }
     const total = a.builds.every((b) => b.bytes === null) ? null : a.builds.reduce((sum, b) => sum + (b.bytes ?? 0), 0);
     const deleting = a.nextPrune.builds;
-    return html`<tr class="app-row" data-app="${a.app}"><td>${name}</td><td class="live-cell">${liveCell(a)}</td><td class="num">${a.builds.length}</td><td class="num">${bytes(total)}</td><td>${deleting ? html`<span class="badge b-del">${plural(deleting, 'build')}</span>` : html`<span class="muted">nothing</span>`}</td><td>${runCell(ctx, activity.lastPublish)}</td><td>${runCell(ctx, activity.lastPrune)}</td>${withAudit ? html`<td>${auditCell(ctx, activity.audit)}</td>` : ''}</tr>`;
+    return html`<tr class="app-row" data-app="${a.app}"><td>${name}</td><td class="live-cell">${liveCell(a)}</td><td class="num">${a.builds.length}</td><td class="num">${bytes(total)}</td><td>${deleting ? html`<span class="badge b-del">${plural(deleting, 'build')}</span>` : html`<span class="muted">nothing</span>`}</td><td>${runCell(ctx, activity.lastPublish, activity)}</td><td>${runCell(ctx, activity.lastPrune, activity)}</td>${withAudit ? html`<td>${auditCell(ctx, activity.audit)}</td>` : ''}</tr>`;
   });
   const table =
     data.apps.length === 0
@@ -130,7 +131,7 @@ export function renderAppPage(data: AppData, ctx: RenderContext): string {
         ? html`nothing is live (no ${ENTRY_POINT})`
         : html`<span class="badge b-bad">the live ${ENTRY_POINT} matches no retained build</span>`;
   const body = html`<p><a href="/">← all apps</a></p>
-<div class="box">${plural(s.builds.length, 'build')} retained, ${live}. Last publish: ${runCell(ctx, activity.lastPublish)} · last prune: ${runCell(ctx, activity.lastPrune)}${activity.audit ? html` · last audit: ${auditCell(ctx, activity.audit)}` : ''}</div>
+<div class="box">${plural(s.builds.length, 'build')} retained, ${live}. Last publish: ${runCell(ctx, activity.lastPublish, activity)} · last prune: ${runCell(ctx, activity.lastPrune, activity)}${activity.audit ? html` · last audit: ${auditCell(ctx, activity.audit)}` : ''}</div>
 <h2>Bytes per build</h2><div class="chart">${bytesChart(s.builds)}</div>
 <h2>Next prune</h2>${summary}
 <h2>Retained builds, newest first</h2>

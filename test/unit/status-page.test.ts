@@ -109,6 +109,10 @@ describe('status page rendering', () => {
     const withAudit = renderOverview({ ...overview, activity: { app: { audit: { state: 'ok', summary: 'all objects present' } } } }, CTX);
     expect(withAudit).toContain('Last audit');
     expect(withAudit).toContain('all objects present');
+    // Visibility that did not answer is told apart from runs that do not exist.
+    const unknown = renderOverview({ ...overview, activity: { app: { runsError: `deadline exceeded ${EVIL}` } } }, CTX);
+    expect(unknown).toContain('unknown (Temporal visibility did not answer)');
+    expect(unknown).not.toContain('<script');
   });
 
   it('charts one bar per build with a known size, oldest left, live and deleted marked', () => {
