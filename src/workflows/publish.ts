@@ -58,6 +58,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
 
   const { runId } = workflowInfo();
   const timestamp = Math.floor(workflowInfo().runStartTime.getTime() / 1000);
+  let batchLimits: PublishInput['batchLimits'] = input.batchLimits;
   const progress: PublishProgress = { phase: 'staging', files: 0, fileTotal: 0, bytes: 0, byteTotal: 0, skipped: 0, batches: 0, batchTotal: 0 };
   setHandler(progressQuery, () => progress);
 
@@ -88,6 +89,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   return result;
 
   async function publishThroughGoLive(): Promise<PublishResult> {
+    // Runs started before batches were bounded keep the batches they staged with.
+    if (patched('bounded-batches')) batchLimits = { ...input.batchLimits, maxBatches: batchBound(input.batchParallelism) };
     const staged = await step(progress, 'staging', 'staging the build', () => files.stageBuild({ ...stageInput(), goLive: true }));
     if (staged.upToDate) {
       progress.phase = 'up-to-date';
@@ -206,7 +209,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       valpopImage: input.valpopImage,
       timestamp,
       publishId: runId,
-      batchLimits: input.batchLimits,
+      batchLimits,
       cacheMaxAge: input.cacheMaxAge,
     };
   }
@@ -242,7 +245,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
           ...source(s),
           stagingKey: s.stagingKey,
           batchIndex,
-          batchLimits: input.batchLimits,
+          batchLimits,
           cacheMaxAge: input.cacheMaxAge,
           uploadConcurrency: input.uploadConcurrency,
         }),
@@ -251,4 +254,12 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       progress.batches++;
     });
   }
+}
+
+/**
+ * The most upload batches of one publish, whatever its tree: enough for every lane with a
+ * balanced tail, few enough that about six history events a batch keep a publish under 250.
+ */
+function batchBound(batchParallelism: number): number {
+  return Math.min(32, Math.max(16, batchParallelism));
 }
