@@ -100,10 +100,18 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     try {
       await uploadBatches(staged);
       // Later builds overwrite the entry files in place; the copies are what a rollback restores.
-      await step(progress, 'entry-copies', 'keeping copies of the entry files', () =>
-        files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId }),
-      );
-      const committed = await goLive(staged);
+      const keepCopies = () => files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId });
+      let copies: Promise<unknown> | undefined;
+      if (patched('overlap-entry-copies')) {
+        // The copies go under this build's own keys, which nothing else writes: they go up while
+        // the go-live turn is awaited and the step prepared, and are done before the step writes.
+        copies = describeFailure('keeping copies of the entry files', keepCopies);
+        // Awaited in goLive; a failure that comes while another step is awaited is not lost.
+        copies.catch(() => undefined);
+      } else {
+        await step(progress, 'entry-copies', 'keeping copies of the entry files', keepCopies);
+      }
+      const committed = await goLive(staged, copies);
       return { ...committed, ...totals(staged), uploaded: staged.fileCount - (staged.skippedFiles ?? 0), skipped: staged.skippedFiles ?? 0 };
     } catch (err) {
       progress.phase = 'failed';
@@ -117,7 +125,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
    * Builds of one app go live one at a time, in the order they started. What the step replaces
    * is kept aside first; if the step fails, the previous build is put back before the run ends.
    */
-  async function goLive(staged: StageSummary) {
+  async function goLive(staged: StageSummary, copies?: Promise<unknown>) {
     progress.phase = 'waiting-to-go-live';
     const turn = await describeFailure('waiting for the go-live turn', () => acquireAppLock(input.bucket, input.app, 'go-live'));
     try {
@@ -133,6 +141,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         const plan = await step(progress, 'going-live', 'preparing to go live', () => files.prepareGoLive(goLiveInput));
         // Now known exactly: what the batches wrote and what this step writes.
         progress.fileTotal = progress.files + plan.writes;
+        // A build that has a manifest has its entry copies.
+        await copies;
         const committed = await step(progress, 'going-live', 'going live', () => files.goLive(goLiveInput));
         count(committed);
         return committed;

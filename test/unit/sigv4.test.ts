@@ -5,11 +5,12 @@ import { SigV4Signer } from '../../src/storage/sigv4';
 /** @smithy/signature-v4, as SignedPut used it before it signed by itself: the reference. */
 class NodeSha256 {
   private readonly hash;
-  constructor(secret?: string | Uint8Array) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  // The signer passes strings and Uint8Arrays only.
+  constructor(secret?: unknown) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret as string | Uint8Array);
   }
-  update(data: string | Uint8Array): void {
-    this.hash.update(data);
+  update(data: unknown): void {
+    this.hash.update(data as string | Uint8Array);
   }
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.hash.digest());
