@@ -14,6 +14,8 @@ export interface Measurement {
   wallMs: number;
   /** Peak resident set size of the tool's process in KiB (`/usr/bin/time -f %M`), when measurable. */
   peakRssKb?: number;
+  /** CPU-seconds, user plus system, of the tool's process and every child it waited for (`%U` + `%S`). */
+  cpuS?: number;
   exitCode: number | null;
   /** Why it failed: the last line the tool printed, or a timeout. */
   failure?: string;
@@ -62,7 +64,7 @@ export async function measure(cmd: Command, options: { logFile: string; timeBin?
   if (stopped) throw new Error('the bench is stopping');
   const rssFile = `${options.logFile}.rss`;
   rmSync(rssFile, { force: true });
-  const [bin, args] = options.timeBin ? [options.timeBin, ['-f', '%M', '-o', rssFile, cmd.bin, ...cmd.args]] : [cmd.bin, cmd.args];
+  const [bin, args] = options.timeBin ? [options.timeBin, ['-f', '%M %U %S', '-o', rssFile, cmd.bin, ...cmd.args]] : [cmd.bin, cmd.args];
   const log = openSync(options.logFile, 'a');
   writeSync(log, `\n$ ${[cmd.bin, ...cmd.args].join(' ')}\n`);
   const started = process.hrtime.bigint();
@@ -85,18 +87,19 @@ export async function measure(cmd: Command, options: { logFile: string; timeBin?
   clearTimeout(timer);
   running.delete(child);
   closeSync(log);
-  const peakRssKb = readRss(rssFile);
+  const { peakRssKb, cpuS } = readTimes(rssFile);
   const ok = exitCode === 0 && !timedOut;
   const failure = ok ? undefined : timedOut ? `timed out after ${Math.round(options.timeoutMs / 1000)} s` : `exit ${exitCode}: ${lastLine(options.logFile)}`;
-  return { ok, wallMs, peakRssKb, exitCode, failure };
+  return { ok, wallMs, peakRssKb, cpuS, exitCode, failure };
 }
 
-function readRss(file: string): number | undefined {
-  if (!existsSync(file)) return undefined;
-  // On a non-zero exit GNU time writes "Command exited with non-zero status N" before the value.
+function readTimes(file: string): { peakRssKb?: number; cpuS?: number } {
+  if (!existsSync(file)) return {};
+  // On a non-zero exit GNU time writes "Command exited with non-zero status N" before the values.
   const lines = readFileSync(file, 'utf8').trim().split('\n');
-  const value = Number(lines[lines.length - 1]);
-  return Number.isFinite(value) && value > 0 ? value : undefined;
+  const [rss, user, sys] = lines[lines.length - 1].trim().split(/\s+/).map(Number);
+  const cpu = user + sys;
+  return { peakRssKb: Number.isFinite(rss) && rss > 0 ? rss : undefined, cpuS: Number.isFinite(cpu) ? cpu : undefined };
 }
 
 function lastLine(file: string): string {

@@ -54,6 +54,19 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
+/** CPU-seconds (user plus system, every thread) a running process has used so far, from /proc/<pid>/stat. */
+export function readCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Linux reports them in clock ticks, USER_HZ, which is 100 on every architecture Node runs on.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Peak RSS (VmHWM) of a running process in KiB. */
 export function readPeakRssKb(pid: number): number | undefined {
   try {

@@ -12,6 +12,10 @@ export interface RunRecord {
   peakRssKb?: number;
   /** pushcache only: the shared worker's peak RSS during this run. */
   workerPeakRssKb?: number;
+  /** CPU-seconds (user+sys) of the tool's process tree. */
+  cpuS?: number;
+  /** pushcache only: CPU-seconds the shared worker used during this run. */
+  workerCpuS?: number;
   requests?: RequestDelta;
   failure?: string;
 }
@@ -32,6 +36,14 @@ export interface Row {
   all?: string;
   rss?: string;
   workerRss?: string;
+  cpu?: string;
+  workerCpu?: string;
+}
+
+/** The median of the measured CPU-seconds, "1.23 s". */
+function medianCpu(values: Array<number | undefined>): string | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length ? `${median(known).toFixed(2)} s` : undefined;
 }
 
 function median(values: number[]): number {
@@ -73,6 +85,8 @@ export function summarize(tools: ToolName[], byTool: Map<ToolName, RunRecord[]> 
       all: spread(withRequests.map((r) => r.requests!.all)),
       rss: rss.length ? mib(Math.max(...rss)) : undefined,
       workerRss: workerRss.length ? mib(Math.max(...workerRss)) : undefined,
+      cpu: medianCpu(ok.map((r) => r.cpuS)),
+      workerCpu: medianCpu(ok.map((r) => r.workerCpuS)),
     };
   });
   const fastest = Math.min(...rows.filter((r) => r.medianS !== undefined).map((r) => r.medianS!));
@@ -99,6 +113,8 @@ function columns(scenario: ScenarioId): Column[] {
     { head: 'all requests', cell: (r) => r.all ?? '-', right: true },
     { head: 'peak RSS', cell: (r) => r.rss ?? '-', right: true },
     { head: 'worker peak RSS', cell: (r) => r.workerRss ?? '-', right: true },
+    { head: 'CPU', cell: (r) => r.cpu ?? '-', right: true },
+    { head: 'worker CPU', cell: (r) => r.workerCpu ?? '-', right: true },
   );
   return cols;
 }
@@ -204,6 +220,8 @@ export function renderMarkdown(d: ReportData): string {
       'For pushcache that is the Job (`pushcache populate` or `pushcache prune`, one Node process); the Job does the file uploads itself.',
     ].join(' '),
     `- **worker peak RSS**: pushcache only, the shared worker's VmHWM from \`/proc/<pid>/status\`, ${d.workerRssPerRun ? 'reset before each run (`/proc/<pid>/clear_refs`), so it is the peak during that run' : 'which could not be reset between runs, so it is the peak since the worker started'}. The worker runs the workflows and the app lock, and deletes for \`pushcache prune\`; the Job writes every file and the manifest of a publish.${d.workerRssOverallKb ? ` Its peak over the whole bench was ${mib(d.workerRssOverallKb)}.` : ''}`,
+    '- **CPU**: CPU-seconds, user plus system, of the tool\'s process and every process it started and waited for (`/usr/bin/time -f "%U %S"`), median of the runs. On a 2-core machine shared by the tool, MinIO and (for pushcache) Temporal and the worker, CPU is what they compete for. **worker CPU**: pushcache only, what the shared worker used during the run (utime plus stime of `/proc/<pid>/stat`, read before and after); the Temporal server\'s is not counted.',
+    "- What does not depend on the machine's speed is checked in CI instead (`test/integration/request-counts.test.ts`): through a counting proxy in front of MinIO, a cold publish of 10,002 files sends exactly one data PUT per file, an unchanged republish only `fed-mods.json`'s, one changed file exactly that file's besides; publishes of 10,002 and 100,002 files stay under 250 history events with no payload over 64 KB.",
     '- pushcache needs its Temporal server and worker running; they were started once, before the first run, and are not part of the times.',
     '- Every run uses a new bucket (scenarios 2 and 3 reuse the bucket of the same tool\'s cold upload); the tool order is rotated from run to run.',
     '',

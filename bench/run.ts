@@ -7,7 +7,7 @@ import { toolCacheDir } from '../src/dev/binaries';
 import { BenchBucket } from './bucket';
 import { loadAverage, machineInfo } from './machine';
 import { killRunningCommands, measure, stopRunningCommands, type Command } from './measure';
-import { readPeakRssKb, readRequestCounts, requestDelta, resetPeakRss } from './metrics';
+import { readCpuSeconds, readPeakRssKb, readRequestCounts, requestDelta, resetPeakRss } from './metrics';
 import { provisionPeers, TOOL_NAMES, type Peers, type ToolName } from './peers';
 import { renderConsoleTable, renderMarkdown, seconds, summarize, type Results, type RunRecord } from './report';
 import { APP, commandsFor, describeCommand, scenarios, type ScenarioId, type ToolCommands } from './scenarios';
@@ -138,13 +138,16 @@ async function main(): Promise<void> {
   const timed = async (tool: ToolName, cmd: Command, label: string): Promise<RunRecord> => {
     const before = await readRequestCounts(minio.endpoint);
     if (tool === 'pushcache' && pushcache && workerRssPerRun) resetPeakRss(pushcache.workerPid);
+    const workerCpuBefore = tool === 'pushcache' && pushcache ? readCpuSeconds(pushcache.workerPid) : undefined;
     const m = await measure(cmd, { logFile: path.join(logDir, `${label}.log`), timeBin: peers.timeBin, timeoutMs: mode.timeoutMs });
     // MinIO counts a request when its handler returns, which can be a moment after the client saw the response.
     await sleep(200);
     const after = await readRequestCounts(minio.endpoint);
     const workerPeakRssKb = tool === 'pushcache' && pushcache ? readPeakRssKb(pushcache.workerPid) : undefined;
     if (workerPeakRssKb) workerRssOverallKb = Math.max(workerRssOverallKb ?? 0, workerPeakRssKb);
-    return { ok: m.ok, wallMs: m.wallMs, peakRssKb: m.peakRssKb, workerPeakRssKb, requests: requestDelta(before, after), failure: m.failure };
+    const workerCpuAfter = workerCpuBefore !== undefined && pushcache ? readCpuSeconds(pushcache.workerPid) : undefined;
+    const workerCpuS = workerCpuAfter !== undefined ? workerCpuAfter - workerCpuBefore! : undefined;
+    return { ok: m.ok, wallMs: m.wallMs, peakRssKb: m.peakRssKb, cpuS: m.cpuS, workerPeakRssKb, workerCpuS, requests: requestDelta(before, after), failure: m.failure };
   };
 
   /** Fails a run that exited 0 but left the bucket in the wrong state. */

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: every import after it is compiled through the cache it enables.
+import './compile-cache';
 import { Command } from 'commander';
 import { installRuntimeBeforeActions } from '../telemetry/runtime';
 import { demoCommand, devCommand } from './dev-command';

@@ -79,6 +79,7 @@ export class MemoryStorage implements ReadableStorage {
     checkKey(toKey, this.description);
     const source = objects.get(fromKey);
     if (!source) return false;
+    if (!objects.has(toKey)) sorted.delete(objects);
     objects.set(toKey, { ...source, metadata: { ...source.metadata }, lastModified: this.now() });
     return true;
   }
@@ -109,7 +110,12 @@ export class MemoryStorage implements ReadableStorage {
     let after: string | undefined;
     for (;;) {
       const objects = this.objects();
-      const page = byteOrder([...objects.keys()].filter((key) => key.startsWith(prefix) && (after === undefined || compareKeys(key, after) > 0))).slice(0, LIST_PAGE);
+      const keys = sortedKeys(objects);
+      const page: string[] = [];
+      let i = firstAfter(keys, prefix, false);
+      if (after !== undefined) i = Math.max(i, firstAfter(keys, after, true));
+      // Keys with one prefix are contiguous in byte order.
+      for (; i < keys.length && page.length < LIST_PAGE && keys[i].startsWith(prefix); i++) page.push(keys[i]);
       const infos = page.map((key) => {
         const object = objects.get(key)!;
         return { key, size: object.bytes.length, lastModified: object.lastModified, etag: object.etag };
@@ -134,6 +140,7 @@ export class MemoryStorage implements ReadableStorage {
   async delete(keys: readonly string[]): Promise<void> {
     const objects = this.objects();
     for (const key of keys) objects.delete(key);
+    sorted.delete(objects);
   }
 
   /**
@@ -176,6 +183,7 @@ export class MemoryStorage implements ReadableStorage {
 
     const objects = this.objects();
     if (exclusive && objects.has(key)) return false;
+    if (!objects.has(key)) sorted.delete(objects);
     objects.set(key, {
       bytes: Buffer.concat(chunks),
       contentType: options.contentType,
@@ -199,8 +207,40 @@ export class MemoryStorage implements ReadableStorage {
 /** S3's ListObjectsV2 page size. */
 const LIST_PAGE = 1000;
 
+// Without surrogates (characters beyond U+FFFF), UTF-16 order is code point order, which is UTF-8 byte order.
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 function compareKeys(a: string, b: string): number {
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * Each bucket's keys in byte order, kept until a key is added or removed, so that a listing
+ * of 100,000 objects sorts them once rather than once per page.
+ */
+const sorted = new WeakMap<Map<string, MemoryObject>, string[]>();
+
+function sortedKeys(objects: Map<string, MemoryObject>): string[] {
+  let keys = sorted.get(objects);
+  if (!keys || keys.length !== objects.size) {
+    keys = byteOrder([...objects.keys()]);
+    sorted.set(objects, keys);
+  }
+  return keys;
+}
+
+/** Index of the first key at or after `bound` (after it only, when `strictly`), by binary search. */
+function firstAfter(keys: readonly string[], bound: string, strictly: boolean): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareKeys(keys[mid], bound);
+    if (c < 0 || (strictly && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** S3 lists keys in the order of their UTF-8 bytes, not of JavaScript's UTF-16 strings. */

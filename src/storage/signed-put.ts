@@ -1,8 +1,8 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { SigV4Signer } from './sigv4';
 
 /**
  * A PutObject of an in-memory body, signed with SigV4 and sent on a keep-alive agent, without
@@ -62,31 +62,36 @@ export class S3ResponseError extends Error {
 }
 
 export class SignedPut {
-  private readonly signer: SignatureV4;
+  private readonly signer = new SigV4Signer('s3');
+  private region: Promise<string> | undefined;
+  private readonly pathPrefix: string;
+  private readonly port: number | undefined;
 
   constructor(private readonly target: SignedPutTarget) {
-    this.signer = new SignatureV4({ credentials: target.credentials, region: target.region, service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+    this.pathPrefix = `${target.endpoint.pathname.replace(/\/$/, '')}/${target.bucket}/`;
+    this.port = target.endpoint.port ? Number(target.endpoint.port) : undefined;
   }
 
   /** `payloadSha256` (hex), when known, is signed: the store then rejects a body that does not match it. */
   async put(key: string, body: Buffer, headers: Record<string, string>, payloadSha256?: string): Promise<void> {
     const { endpoint } = this.target;
-    const request = {
-      method: 'PUT',
-      protocol: endpoint.protocol,
-      hostname: endpoint.hostname,
-      port: endpoint.port ? Number(endpoint.port) : undefined,
-      path: `${endpoint.pathname.replace(/\/$/, '')}/${this.target.bucket}/${encodeKey(key)}`,
-      query: {},
-      headers: {
-        ...headers,
-        host: endpoint.host,
-        'content-length': String(body.length),
-        'x-amz-content-sha256': payloadSha256 ?? createHash('sha256').update(body).digest('hex'),
-      },
+    const path = this.pathPrefix + encodeKey(key);
+    const unsigned = {
+      ...headers,
+      host: endpoint.host,
+      'content-length': String(body.length),
+      'x-amz-content-sha256': payloadSha256 ?? createHash('sha256').update(body).digest('hex'),
     };
-    const signed = await this.signer.sign(request);
-    await send(this.target.agent, { ...request, headers: signed.headers as Record<string, string> }, body, this.target.timeouts ?? DEFAULT_TIMEOUTS);
+    // The region never changes; the credentials provider caches and refreshes on its own.
+    this.region ??= this.target.region();
+    const [credentials, region] = await Promise.all([this.target.credentials(), this.region]);
+    const signed = this.signer.sign('PUT', path, unsigned, credentials, region);
+    await send(
+      this.target.agent,
+      { method: 'PUT', protocol: endpoint.protocol, hostname: endpoint.hostname, port: this.port, path, headers: signed },
+      body,
+      this.target.timeouts ?? DEFAULT_TIMEOUTS,
+    );
   }
 }
 
@@ -174,23 +179,4 @@ function sendOnce(agent: http.Agent, request: WireRequest, body: Buffer, timeout
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** The hash constructor SignatureV4 wants, on Node's crypto. */
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-const bytesOf = (data: SourceData): string | Uint8Array =>
-  typeof data === 'string' ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-
-class NodeSha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(secret));
-  }
-  update(data: SourceData): void {
-    this.hash.update(bytesOf(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
 }

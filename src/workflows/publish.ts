@@ -58,6 +58,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
 
   const { runId } = workflowInfo();
   const timestamp = Math.floor(workflowInfo().runStartTime.getTime() / 1000);
+  let batchLimits: PublishInput['batchLimits'] = input.batchLimits;
   const progress: PublishProgress = { phase: 'staging', files: 0, fileTotal: 0, bytes: 0, byteTotal: 0, skipped: 0, batches: 0, batchTotal: 0 };
   setHandler(progressQuery, () => progress);
 
@@ -88,6 +89,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   return result;
 
   async function publishThroughGoLive(): Promise<PublishResult> {
+    // Runs started before batches were bounded keep the batches they staged with.
+    if (patched('bounded-batches')) batchLimits = { ...input.batchLimits, maxBatches: batchBound(input.batchParallelism) };
     const staged = await step(progress, 'staging', 'staging the build', () => files.stageBuild({ ...stageInput(), goLive: true }));
     if (staged.upToDate) {
       progress.phase = 'up-to-date';
@@ -97,10 +100,18 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     try {
       await uploadBatches(staged);
       // Later builds overwrite the entry files in place; the copies are what a rollback restores.
-      await step(progress, 'entry-copies', 'keeping copies of the entry files', () =>
-        files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId }),
-      );
-      const committed = await goLive(staged);
+      const keepCopies = () => files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId });
+      let copies: Promise<unknown> | undefined;
+      if (patched('overlap-entry-copies')) {
+        // The copies go under this build's own keys, which nothing else writes: they go up while
+        // the go-live turn is awaited and the step prepared, and are done before the step writes.
+        copies = describeFailure('keeping copies of the entry files', keepCopies);
+        // Awaited in goLive; a failure that comes while another step is awaited is not lost.
+        copies.catch(() => undefined);
+      } else {
+        await step(progress, 'entry-copies', 'keeping copies of the entry files', keepCopies);
+      }
+      const committed = await goLive(staged, copies);
       return { ...committed, ...totals(staged), uploaded: staged.fileCount - (staged.skippedFiles ?? 0), skipped: staged.skippedFiles ?? 0 };
     } catch (err) {
       progress.phase = 'failed';
@@ -114,7 +125,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
    * Builds of one app go live one at a time, in the order they started. What the step replaces
    * is kept aside first; if the step fails, the previous build is put back before the run ends.
    */
-  async function goLive(staged: StageSummary) {
+  async function goLive(staged: StageSummary, copies?: Promise<unknown>) {
     progress.phase = 'waiting-to-go-live';
     const turn = await describeFailure('waiting for the go-live turn', () => acquireAppLock(input.bucket, input.app, 'go-live'));
     try {
@@ -130,6 +141,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         const plan = await step(progress, 'going-live', 'preparing to go live', () => files.prepareGoLive(goLiveInput));
         // Now known exactly: what the batches wrote and what this step writes.
         progress.fileTotal = progress.files + plan.writes;
+        // A build that has a manifest has its entry copies.
+        await copies;
         const committed = await step(progress, 'going-live', 'going live', () => files.goLive(goLiveInput));
         count(committed);
         return committed;
@@ -206,7 +219,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       valpopImage: input.valpopImage,
       timestamp,
       publishId: runId,
-      batchLimits: input.batchLimits,
+      batchLimits,
       cacheMaxAge: input.cacheMaxAge,
     };
   }
@@ -242,7 +255,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
           ...source(s),
           stagingKey: s.stagingKey,
           batchIndex,
-          batchLimits: input.batchLimits,
+          batchLimits,
           cacheMaxAge: input.cacheMaxAge,
           uploadConcurrency: input.uploadConcurrency,
         }),
@@ -251,4 +264,12 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       progress.batches++;
     });
   }
+}
+
+/**
+ * The most upload batches of one publish, whatever its tree: enough for every lane with a
+ * balanced tail, few enough that about six history events a batch keep a publish under 250.
+ */
+function batchBound(batchParallelism: number): number {
+  return Math.min(32, Math.max(16, batchParallelism));
 }

@@ -18,6 +18,8 @@ export interface FaultProxyOptions {
   faults?: readonly Fault[];
   /** Seeds every decision. Default 1. */
   seed?: number;
+  /** Sees every request as it arrives, e.g. to count the writes a publish sends. */
+  onRequest?: (req: http.IncomingMessage) => void;
 }
 
 export interface FaultProxy {
@@ -86,6 +88,7 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
 
   const server = http.createServer((req, res) => {
     stats.requests++;
+    options.onRequest?.(req);
     for (const t of triggers) if (t.left > 0 && t.match(req) && --t.left === 0) t.fn();
     if (down) {
       stats.refused++;
