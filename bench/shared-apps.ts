@@ -193,6 +193,7 @@ export function renderShared(rows: SharedRow[], trees: SharedTrees, markdown: bo
     intro,
     'pushcache finds a file another app already holds by its sha256 in the newest manifest of every app and copies it in the store (CopyObject with the source\'s ETag as precondition, UploadPartCopy above 8 MiB) instead of sending it; `--no-copy` turns that off. s5cmd (`cp`) and aws-cli (`s3 cp --recursive`) send every file.',
     '"bytes sent to the store" is what MinIO received (`minio_api_requests_traffic_received_bytes`) during the publishes, request bodies of every kind (pushcache\'s staging records and manifests included); "COPY requests" counts CopyObject and UploadPartCopy. The wall time is the sum of the publishes.',
+    'Over loopback, sending a byte costs next to nothing, so the saving shows in bytes and requests rather than in time, and each pushcache publish carries fixed costs the S3 tools do not have (a Temporal run, the app lock, the manifest, the prune after it, reading the content index). Against a remote store, the bytes sent from the Job are the slow part.',
     '',
     `| ${HEAD.join(' | ')} |`,
     `|${HEAD.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { resolvePublishSettings, type RawOptions } from '../../src/config';
@@ -8,8 +10,9 @@ import { cacheControl, contentType } from '../../src/contract/headers';
 import { dataKey } from '../../src/contract/keys';
 import { scanSource } from '../../src/source/scan';
 import { PART_SIZE } from '../../src/storage/etag';
+import { S3Storage } from '../../src/storage/s3';
 import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, Storage, WriteOptions } from '../../src/storage/storage';
-import { newBucket, openTestStorage, populateDeps, startHarness, type Harness } from '../helpers/servers';
+import { newBucket, openTestStorage, populateDeps, startHarness, testServers, type Harness } from '../helpers/servers';
 import { readObject, sha256 } from '../helpers/trees';
 
 /**
@@ -158,5 +161,57 @@ describe('files the bucket holds under another app are copied, not uploaded', ()
     expect(storage.copies).toEqual([]);
     expect(storage.puts).toHaveLength(4);
     await expectPublished(bucket, 'two', source, 86400);
+  });
+});
+
+/** An S3 endpoint that answers every CopyObject (a PUT with x-amz-copy-source) with 501 NotImplemented, and forwards the rest to MinIO. */
+async function startNoCopyProxy(target: string) {
+  const upstream = new URL(target);
+  const agent = new http.Agent({ keepAlive: true });
+  const stats = { refusedCopies: 0 };
+  const server = http.createServer((req, res) => {
+    if (req.method === 'PUT' && req.headers['x-amz-copy-source']) {
+      stats.refusedCopies++;
+      req.resume();
+      res.writeHead(501, { 'content-type': 'application/xml' }).end("<?xml version='1.0' encoding='UTF-8'?><Error><Code>NotImplemented</Code><Message>not implemented</Message></Error>");
+      return;
+    }
+    const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forwarded.on('error', (err) => res.destroy(err));
+    req.pipe(forwarded);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stats,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+describe('a store that refuses CopyObject', () => {
+  it('gets uploads instead, and is not asked again by the same process', async () => {
+    const proxy = await startNoCopyProxy(testServers().minioEndpoint);
+    try {
+      const bucket = await newBucket();
+      const throughProxy = () => S3Storage.open({ endpoint: proxy.endpoint, bucket, credentials: testServers().credentials });
+      await publish(bucket, 'one', build('one'), throughProxy());
+      const source = build('two');
+      expect(await publish(bucket, 'two', source, throughProxy())).toMatchObject({ uploaded: 4, copied: 0 });
+      expect(proxy.stats.refusedCopies).toBeGreaterThanOrEqual(1);
+      await expectPublished(bucket, 'two', source, 86400);
+
+      const refused = proxy.stats.refusedCopies;
+      expect(await publish(bucket, 'three', build('three'), throughProxy())).toMatchObject({ uploaded: 4, copied: 0 });
+      expect(proxy.stats.refusedCopies).toBe(refused);
+    } finally {
+      await proxy.close();
+    }
   });
 });
