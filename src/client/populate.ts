@@ -126,7 +126,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   }
   deps.report(
     `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}` +
-      (result.skipped || result.copied ? ` (${result.uploaded} uploaded, ${result.copied ? `${result.copied} copied in the bucket, ` : ''}${result.skipped} already there)` : '') +
+      (result.skipped || result.copied ? ` (${[`${result.uploaded} uploaded`, result.copied ? `${result.copied} copied in the bucket` : '', result.skipped ? `${result.skipped} already there` : ''].filter(Boolean).join(', ')})` : '') +
       `, manifest ${result.manifestKey}`,
     {
       event: 'published',
