@@ -1,4 +1,3 @@
-import { log } from '@temporalio/activity';
 import { readContentIndex } from '../bucket/content-index';
 import { cacheControl, contentType } from '../contract/headers';
 import { dataKey } from '../contract/keys';
@@ -40,7 +39,15 @@ const WARNED = new Set<string>();
  * source is gone or holds other bytes now (its ETag is checked in the copy request), the key is
  * taken, or the store refuses copies (reported once).
  */
-export async function copyInstead(storage: Storage, app: string, file: FileRecord, decision: CopyDecision, cacheMaxAge: number, ifAbsent: boolean): Promise<boolean> {
+export async function copyInstead(
+  storage: Storage,
+  app: string,
+  file: FileRecord,
+  decision: CopyDecision,
+  cacheMaxAge: number,
+  ifAbsent: boolean,
+  warn: (message: string) => void = () => undefined,
+): Promise<boolean> {
   if (!storage.copyFrom) return false;
   const outcome = await storage.copyFrom(decision.from, dataKey(app, file.path), {
     ifMatch: decision.etag,
@@ -51,11 +58,7 @@ export async function copyInstead(storage: Storage, app: string, file: FileRecor
   });
   if (outcome === 'unsupported' && !WARNED.has(storage.description)) {
     WARNED.add(storage.description);
-    try {
-      log.warn(`${storage.description} refuses server-side copies (CopyObject); uploading every file instead (--no-copy silences this)`, { store: storage.description });
-    } catch {
-      // Called outside an activity (a unit test): there is no activity logger to warn on.
-    }
+    warn(`${storage.description} refuses server-side copies (CopyObject); uploading every file instead (--no-copy silences this)`);
   }
   return outcome === 'copied';
 }

@@ -33,6 +33,8 @@ export interface FileActivityDeps {
   heartbeatIntervalMs?: number;
   /** Copy server-side files whose bytes the bucket already holds under another key. Default true; `--no-copy` sets false. */
   copy?: boolean;
+  /** Where the Job reports a store that refuses copies (once per store); not the activity logger, whose lines carry the task token. */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -219,7 +221,7 @@ export function createFileActivities(deps: FileActivityDeps) {
             try {
               ctx.cancellationSignal.throwIfAborted();
               const copy = copies?.get(file.path);
-              if (copy && (await copyInstead(deps.storage, input.app, file, copy, input.cacheMaxAge, createOnly))) {
+              if (copy && (await copyInstead(deps.storage, input.app, file, copy, input.cacheMaxAge, createOnly, deps.warn))) {
                 copied.files++;
                 copied.bytes += file.size;
               } else {

@@ -110,6 +110,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     batchParallelism: settings.batchParallelism,
     storage: deps.storage,
     copy: settings.copy !== false,
+    warn: (message) => deps.report(message, { event: 'copy-unsupported', level: 'warn', ...run }),
     // The tree was just scanned; the first stage reuses it rather than hashing everything twice.
     scan: async (root) => (root === settings.source ? tree : scanSource(root)),
   });

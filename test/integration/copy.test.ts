@@ -80,8 +80,10 @@ function build(app: string, big = false): string {
   return dir;
 }
 
+const events: string[] = [];
 async function publish(bucket: string, app: string, source: string, storage: Storage, extra: RawOptions = {}) {
-  return populate(resolvePublishSettings({ source, prefix: app, image: `img:${app}`, ...extra }), populateDeps(harness, bucket, storage));
+  const deps = { ...populateDeps(harness, bucket, storage), report: (_: string, e?: { event: string }) => void events.push(e?.event ?? '') };
+  return populate(resolvePublishSettings({ source, prefix: app, image: `img:${app}`, ...extra }), deps);
 }
 
 /** Every file of the build is in the bucket byte for byte, with this app's own headers. */
@@ -210,6 +212,8 @@ describe('a store that refuses CopyObject', () => {
       const refused = proxy.stats.refusedCopies;
       expect(await publish(bucket, 'three', build('three'), throughProxy())).toMatchObject({ uploaded: 4, copied: 0 });
       expect(proxy.stats.refusedCopies).toBe(refused);
+      // One warning for the store, not one per file or per publish.
+      expect(events.filter((e) => e === 'copy-unsupported')).toHaveLength(1);
     } finally {
       await proxy.close();
     }
