@@ -329,6 +329,8 @@ export class S3Storage implements ReadableStorage {
    */
   async copyFrom(sourceKey: string, destKey: string, options: CopyFromOptions): Promise<CopyOutcome> {
     if (STORES_WITHOUT_COPY.has(this.description)) return 'unsupported';
+    // Under SSE-KMS an object's ETag is no MD5 of its bytes, so no recorded ETag can match: not worth a request.
+    if (this.encryption.input.ServerSideEncryption === 'aws:kms') return 'precondition-failed';
     try {
       if (options.size > this.partSize) await this.copyInParts(sourceKey, destKey, options);
       else {
