@@ -469,6 +469,22 @@ describe('the whole pipeline on the filesystem backend', () => {
     expect(filesUnder(bucketDir).filter((f) => !/^(data|manifests|pushcache)\//.test(f))).toEqual([]);
   });
 
+  it('copies into another app what the bucket already holds, with that app’s headers', async () => {
+    const source = copyExample();
+    const tree = await scanSource(source);
+    await publish(source, 'img:1');
+    const other = await populate(resolvePublishSettings({ source, prefix: 'other', image: 'img:1', cacheMaxAge: '600' }), populateDeps(harness, fs.bucket, fs.open(fs.bucket)));
+    // Everything but the files the go-live step writes (fed-mods.json, index.html, app-info.json...) is copied.
+    expect(other.copied).toBeGreaterThan(tree.files.length / 2);
+    expect(other).toMatchObject({ uploaded: tree.files.length - other.copied!, skipped: 0 });
+    const storage = fs.open(fs.bucket);
+    for (const file of tree.files) {
+      const body = await readBody(storage, dataKey('other', file.path));
+      expect(sha256(body!.bytes)).toBe(file.sha256);
+      expect(body).toMatchObject({ contentType: contentType(file.path), cacheControl: cacheControl(file.path, 600), metadata: { sha256: file.sha256 }, etag: file.etag });
+    }
+  });
+
   it('prunes every app of a bucket through Temporal', async () => {
     // A bucket of its own: the builds published above are young, but not protected by -n 1 -t 1.
     const bucket = 'pruning';
