@@ -47,6 +47,7 @@ export async function copyInstead(
   cacheMaxAge: number,
   ifAbsent: boolean,
   warn: (message: string) => void = () => undefined,
+  onProgress?: () => void,
 ): Promise<boolean> {
   if (!storage.copyFrom) return false;
   const outcome = await storage.copyFrom(decision.from, dataKey(app, file.path), {
@@ -54,6 +55,7 @@ export async function copyInstead(
     size: file.size,
     sha256: file.sha256,
     ifAbsent,
+    onProgress,
     headers: { contentType: contentType(file.path), cacheControl: cacheControl(file.path, cacheMaxAge), metadata: { sha256: file.sha256 } },
   });
   if (outcome === 'unsupported' && !WARNED.has(storage.description)) {

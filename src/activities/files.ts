@@ -221,7 +221,7 @@ export function createFileActivities(deps: FileActivityDeps) {
             try {
               ctx.cancellationSignal.throwIfAborted();
               const copy = copies?.get(file.path);
-              if (copy && (await copyInstead(deps.storage, input.app, file, copy, input.cacheMaxAge, createOnly, deps.warn))) {
+              if (copy && (await copyInstead(deps.storage, input.app, file, copy, input.cacheMaxAge, createOnly, deps.warn, beat.advanced))) {
                 copied.files++;
                 copied.bytes += file.size;
               } else {

@@ -137,7 +137,7 @@ export class FilesystemStorage implements ReadableStorage {
             return source.body;
           },
         },
-        { ...options.headers, sha256: options.sha256 },
+        { ...options.headers, sha256: options.sha256, onProgress: options.onProgress && (() => options.onProgress!()) },
         options.ifAbsent === true,
       );
       return written ? 'copied' : 'precondition-failed';

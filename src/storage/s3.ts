@@ -389,6 +389,7 @@ export class S3Storage implements ReadableStorage {
               CopySourceRange: `bytes=${start}-${end}`,
             }),
           );
+          options.onProgress?.();
           return { PartNumber: i + 1, ETag: out.CopyPartResult?.ETag };
         },
         { concurrency: PARTS_IN_FLIGHT },

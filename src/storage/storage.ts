@@ -70,6 +70,8 @@ export interface CopyFromOptions {
   sha256?: string;
   /** Create only: never replace an object at destKey (stores that honour the condition). */
   ifAbsent?: boolean;
+  /** Called as a long copy moves (each part copied), so a caller can heartbeat on real progress. */
+  onProgress?: () => void;
 }
 
 /**
