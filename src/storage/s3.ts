@@ -346,8 +346,9 @@ export class S3Storage implements ReadableStorage {
       }
       return 'copied';
     } catch (err) {
-      // 412: the source's ETag is not the one asked for, or the destination exists; 404: the source is gone.
-      if (statusOf(err) === 412 || nameOf(err) === 'NoSuchKey' || nameOf(err) === 'PreconditionFailed') return 'precondition-failed';
+      // 412: the source's ETag is not the one asked for, or the destination exists; 404: the source
+      // is gone; 409: AWS saw a concurrent write to the destination. The upload that follows is create-only too.
+      if (statusOf(err) === 412 || statusOf(err) === 409 || nameOf(err) === 'NoSuchKey' || nameOf(err) === 'PreconditionFailed') return 'precondition-failed';
       if (isNotImplemented(err) || classify(err) === 'AccessDenied') {
         STORES_WITHOUT_COPY.add(this.description);
         return 'unsupported';
