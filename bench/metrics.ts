@@ -12,17 +12,25 @@ import { readFileSync, writeFileSync } from 'node:fs';
 export const REQUESTS_METRICS_PATH = '/minio/metrics/v3/api/requests';
 
 export type RequestCounts = Map<string, number>;
+/** The key under which RequestCounts holds the bytes received, not a request count. */
+const RECEIVED_BYTES = 'bytes:received';
 
 /** Requests MinIO has served since it started, by S3 API name (PutObject, PutObjectPart, DeleteMultipleObjects, ...); undefined if it serves no such metrics. */
 export async function readRequestCounts(endpoint: string): Promise<RequestCounts | undefined> {
   const res = await fetch(`${endpoint}${REQUESTS_METRICS_PATH}`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
   if (!res?.ok) return undefined;
   const counts: RequestCounts = new Map();
-  for (const line of (await res.text()).split('\n')) {
+  const text = await res.text();
+  for (const line of text.split('\n')) {
     const m = /^minio_api_requests_total\{([^}]*)\}\s+(\S+)/.exec(line);
     if (!m) continue;
     const name = /(?:^|,)name="([^"]+)"/.exec(m[1])?.[1];
     if (name) counts.set(name, (counts.get(name) ?? 0) + Number(m[2]));
+  }
+  // Request bodies received over the S3 API: what the clients sent.
+  for (const line of text.split('\n')) {
+    const m = /^minio_api_requests_traffic_received_bytes\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (m && /(?:^|,)type="s3"/.test(m[1])) counts.set(RECEIVED_BYTES, (counts.get(RECEIVED_BYTES) ?? 0) + Number(m[2]));
   }
   return counts;
 }
@@ -34,14 +42,18 @@ export interface RequestDelta {
   delete: number;
   /** Every S3 request, of any kind (lists, heads, gets, multipart bookkeeping...). */
   all: number;
+  /** Server-side copies: CopyObject plus UploadPartCopy (CopyObjectPart). */
+  copy: number;
+  /** Bytes of request bodies MinIO received. */
+  bytesIn: number;
 }
 
 export function requestDelta(before: RequestCounts | undefined, after: RequestCounts | undefined): RequestDelta | undefined {
   if (!before || !after) return undefined;
   const d = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
   let all = 0;
-  for (const name of after.keys()) all += d(name);
-  return { put: d('PutObject') + d('PutObjectPart'), delete: d('DeleteObject') + d('DeleteMultipleObjects'), all };
+  for (const name of after.keys()) if (name !== RECEIVED_BYTES) all += d(name);
+  return { put: d('PutObject') + d('PutObjectPart'), delete: d('DeleteObject') + d('DeleteMultipleObjects'), all, copy: d('CopyObject') + d('CopyObjectPart'), bytesIn: d(RECEIVED_BYTES) };
 }
 
 /** Resets the kernel's peak-RSS mark (VmHWM) of `pid` so the next reading covers one run; false if not permitted. */

@@ -167,6 +167,8 @@ export interface ReportData {
   workerRssPerRun: boolean;
   workerRssOverallKb?: number;
   notes: string[];
+  /** Further scenarios, each a markdown section of its own, after the numbered ones. */
+  sections?: string[];
 }
 
 function treeLine(tree: Tree): string {
@@ -237,6 +239,7 @@ export function renderMarkdown(d: ReportData): string {
     }
     p('```', '');
   });
+  for (const section of d.sections ?? []) p(section);
   if (d.notes.length) {
     p('## Notes', '');
     for (const n of d.notes) p(`- ${n}`);

@@ -10,7 +10,8 @@ import { killRunningCommands, measure, stopRunningCommands, type Command } from 
 import { readCpuSeconds, readPeakRssKb, readRequestCounts, requestDelta, resetPeakRss } from './metrics';
 import { provisionPeers, TOOL_NAMES, type Peers, type ToolName } from './peers';
 import { renderConsoleTable, renderMarkdown, seconds, summarize, type Results, type RunRecord } from './report';
-import { APP, commandsFor, describeCommand, scenarios, type ScenarioId, type ToolCommands } from './scenarios';
+import { APP, awsEnv, commandsFor, describeCommand, scenarios, type ScenarioId, type ToolCommands } from './scenarios';
+import { ensureSharedTrees, renderShared, SHARED_SPECS, SHARED_VARIANTS, sharedCommand, summarizeShared, type AppRun, type SharedRow } from './shared-apps';
 import { BENCH_CREDENTIALS, killServersNow, startBenchMinio, startBenchPushcache, stopServers, type BenchPushcache } from './stack';
 import { ensureChangedTree, ensureTar, ensureTinyTree, ensureTree, TREE_SPECS, touchChanged, type Tree } from './trees';
 
@@ -29,6 +30,7 @@ const MODES = {
 
 interface Options {
   quick?: boolean;
+  sharedOnly?: boolean;
   runs?: string;
   tools?: string;
   out: string;
@@ -40,6 +42,7 @@ function parseOptions(argv: string[]): Options {
   const cli = new Cli('bench')
     .description('compare pushcache with s5cmd, aws-cli, rclone and valpop against one local MinIO')
     .addOption(new Option('--quick', 'small tree, one run each (under two minutes once the tools are installed)'))
+    .addOption(new Option('--shared-only', 'run only the scenario of 20 apps sharing 60% of their bytes'))
     .addOption(new Option('--runs <n>', 'runs per tool and scenario (default 3, quick 1)'))
     .addOption(new Option('--tools <list>', `comma-separated subset of ${TOOL_NAMES.join(',')}`))
     .addOption(new Option('--out <file>', 'report to write').default(path.join(repo, 'docs', 'benchmarks.md')))
@@ -157,8 +160,8 @@ async function main(): Promise<void> {
     return found === expected ? r : { ...r, ok: false, failure: `exited 0 but left ${found} objects under data/${APP}/, expected ${expected}` };
   };
 
-  const publishers = available;
-  const deleters = available.filter((tool) => commands.get(tool)!.remove);
+  const publishers = options.sharedOnly ? [] : available;
+  const deleters = options.sharedOnly ? [] : available.filter((tool) => commands.get(tool)!.remove);
   for (let run = 1; run <= runs; run++) {
     log(`run ${run} of ${runs}`);
     const order = rotate(publishers, run - 1);
@@ -189,6 +192,35 @@ async function main(): Promise<void> {
     }
   }
 
+  // 20 apps sharing 60% of their bytes, each published cold one after another (issue 18).
+  const sharedTrees = ensureSharedTrees(treesDir, SHARED_SPECS[modeName]);
+  const sharedRuns = new Map<string, SharedRow[]>();
+  for (let run = 1; run <= runs; run++) {
+    for (const { variant, tool } of rotate(SHARED_VARIANTS, run - 1)) {
+      if (!available.includes(tool) || stopping) continue;
+      const b = `r${run}-shared-${variant.replace(/[^a-z0-9]+/g, '-')}`.replace(/-+$/, '');
+      await bucket.create(b);
+      const ctx = { peer: peers.tools[tool], endpoint: minio.endpoint, pushcacheEnv: pushcache?.env ?? {}, awsEnv: awsEnv({ configDir, ...BENCH_CREDENTIALS }) };
+      const appRuns: AppRun[] = [];
+      for (const a of sharedTrees.apps) {
+        const r = await timed(tool, sharedCommand(variant, ctx, a.dir, b, a.app), `${b}-${a.app}`);
+        const found = r.ok ? await bucket.count(b, `data/${a.app}/`) : 0;
+        appRuns.push(r.ok && found !== a.files.length ? { ...r, ok: false, failure: `exited 0 but left ${found} objects under data/${a.app}/, expected ${a.files.length}` } : r);
+        if (!appRuns.at(-1)!.ok) break;
+      }
+      const row = summarizeShared(variant, appRuns, sharedTrees);
+      sharedRuns.set(variant, [...(sharedRuns.get(variant) ?? []), row]);
+      log(`  shared  ${variant.padEnd(20)} ${row.problem ?? `${seconds(row.wallS!)} s, ${row.put ?? '?'} PUTs, ${row.copy ?? '?'} COPYs, ${((row.bytesIn ?? 0) / 1024 / 1024).toFixed(1)} MiB sent`}`);
+    }
+  }
+  const sharedRows = SHARED_VARIANTS.map(({ variant, tool }) => {
+    const rows = sharedRuns.get(variant);
+    if (!rows) return summarizeShared(variant, undefined, sharedTrees, available.includes(tool) ? undefined : `not available: ${peers.tools[tool].unavailable ?? 'not selected'}`);
+    // The run with the median wall time stands for the variant.
+    const ok = rows.filter((r) => r.wallS !== undefined).sort((x, y) => x.wallS! - y.wallS!);
+    return ok.length ? ok[Math.floor((ok.length - 1) / 2)] : rows[0];
+  });
+
   if (pushcache) {
     const last = readPeakRssKb(pushcache.workerPid);
     if (last) workerRssOverallKb = Math.max(workerRssOverallKb ?? 0, last);
@@ -204,6 +236,7 @@ async function main(): Promise<void> {
   const rows = new Map(scenarioList.map((s) => [s.id, summarize(toolsByScenario.get(s.id)!, results.get(s.id), peers)]));
   console.log('');
   for (const s of scenarioList) console.log(`${renderConsoleTable(s, rows.get(s.id)!)}\n`);
+  console.log(`${renderShared(sharedRows, sharedTrees, false)}\n`);
 
   notes.push(...options.note, ...standingNotes(peers));
   const markdown = renderMarkdown({
@@ -225,6 +258,7 @@ async function main(): Promise<void> {
     workerRssPerRun,
     workerRssOverallKb,
     notes,
+    sections: [renderShared(sharedRows, sharedTrees, true)],
   });
   mkdirSync(path.dirname(options.out), { recursive: true });
   writeFileSync(options.out, markdown);

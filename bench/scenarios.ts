@@ -62,7 +62,7 @@ export interface ToolCommands {
   remove?(bucket: string): Command;
 }
 
-function awsEnv(ctx: ToolContext): NodeJS.ProcessEnv {
+export function awsEnv(ctx: Pick<ToolContext, 'accessKeyId' | 'secretAccessKey' | 'configDir'>): NodeJS.ProcessEnv {
   return {
     AWS_ACCESS_KEY_ID: ctx.accessKeyId,
     AWS_SECRET_ACCESS_KEY: ctx.secretAccessKey,

@@ -150,7 +150,7 @@ function fillRandom(buf: Buffer, state: { x: number }): void {
   state.x = x;
 }
 
-function writeFileOfSize(file: string, size: number, seed: number): void {
+export function writeFileOfSize(file: string, size: number, seed: number): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const fd = openSync(file, 'w');
   try {

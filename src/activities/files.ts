@@ -15,6 +15,8 @@ import { isSameBuild } from '../source/same-build';
 import type { Storage, WriteOptions } from '../storage/storage';
 import { readEarlierBuilds } from '../bucket/earlier-builds';
 import { listAppObjects } from '../bucket/listings';
+import type { CopyDecision } from '../source/content-index';
+import { copyInstead, decisionReasons, planBatchCopies } from './copies';
 import { withFailureTranslation } from './failures';
 import { createGoLiveActivities } from './go-live';
 import { beatingWhile, progressHeartbeat } from './heartbeat';
@@ -29,6 +31,10 @@ export interface FileActivityDeps {
   scan?: (root: string) => Promise<ScannedSource>;
   /** How often a running upload reports liveness, in ms. Default 2000. */
   heartbeatIntervalMs?: number;
+  /** Copy server-side files whose bytes the bucket already holds under another key. Default true; `--no-copy` sets false. */
+  copy?: boolean;
+  /** Where the Job reports a store that refuses copies (once per store); not the activity logger, whose lines carry the task token. */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -38,6 +44,7 @@ export interface FileActivityDeps {
 export function createFileActivities(deps: FileActivityDeps) {
   const scan = deps.scan ?? ((root: string) => scanSource(root));
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 2000;
+  const copying = deps.copy !== false;
   // A restarted Job has an empty cache and rescans; the digest proves it found the same tree.
   const scans = new Map<string, ScannedSource>();
 
@@ -92,7 +99,7 @@ export function createFileActivities(deps: FileActivityDeps) {
     const tree = await stagedTree(input.sourceDir, input.listDigest);
     let batched = input.stagingKey ? uploads.get(input.stagingKey) : undefined;
     if (!batched) {
-      batched = batchedUploads(tree, input.stagingKey ? await stagingRecord(input.stagingKey) : undefined);
+      batched = batchedUploads(tree, input.stagingKey ? await stagingRecord(input.stagingKey) : undefined, copying);
       if (input.stagingKey) uploads.set(input.stagingKey, batched);
     }
     return { tree, ...batched };
@@ -149,12 +156,21 @@ export function createFileActivities(deps: FileActivityDeps) {
         skipped: plan.skip.map((f) => f.path),
         ...(input.goLive ? { deferred: plan.replace.map((f) => f.path) } : {}),
       };
+      // Only create-only batches copy: a copy never replaces an object a live build may use.
+      let copies = new Map<string, CopyDecision>();
+      const candidates = batchedUploads(tree, record, false);
+      if (copying && candidates.createOnly) {
+        const indexBeat = progressHeartbeat(() => undefined, heartbeatIntervalMs);
+        copies = await planBatchCopies(deps.storage, input.app, candidates.files, indexBeat.advanced).finally(indexBeat.stop);
+        record.copies = Object.fromEntries(copies);
+      }
+      record.reasons = decisionReasons(tree.files, plan, copies);
       const key = stagingKey(input.app, input.publishId);
       await deps.storage.put(key, Buffer.from(JSON.stringify(record)), {
         contentType: 'application/json',
         cacheControl: 'no-store',
       });
-      const batched = batchedUploads(tree, record);
+      const batched = batchedUploads(tree, record, copying);
       uploads.set(key, batched);
       const toUpload = batched.files;
       const entryPoint = tree.files.find((f) => f.path === ENTRY_POINT);
@@ -170,6 +186,7 @@ export function createFileActivities(deps: FileActivityDeps) {
         uploadBytes: bytes(plan.upload),
         skippedFiles: plan.skip.length,
         skippedBytes: bytes(plan.skip),
+        ...(record.copies ? { copyFiles: copies.size, copyBytes: bytes(candidates.files.filter((f) => copies.has(f.path))) } : {}),
       };
     },
 
@@ -179,7 +196,7 @@ export function createFileActivities(deps: FileActivityDeps) {
      * may be live, and is left to the go-live step.
      */
     async uploadBatch(input: UploadBatchInput): Promise<UploadResult> {
-      const { tree, files: all, createOnly } = await uploadList(input);
+      const { tree, files: all, createOnly, copies } = await uploadList(input);
       const batch = planBatches(all.map((f) => f.size), input.batchLimits)[input.batchIndex];
       if (!batch) throw new SourceChangedError(`batch ${input.batchIndex} does not exist in the staged tree`);
       const files = all.slice(batch.start, batch.end);
@@ -195,6 +212,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       // timed beat (the SDK sends at most one per 80% of the heartbeat timeout). Without this,
       // attempts that each failed within seconds on a flaky store all restarted from zero.
       let failure: { err: unknown } | undefined;
+      const copied = { files: 0, bytes: 0 };
       try {
         await pMap(
           files.slice(resumeAt),
@@ -202,7 +220,13 @@ export function createFileActivities(deps: FileActivityDeps) {
             if (failure) return;
             try {
               ctx.cancellationSignal.throwIfAborted();
-              await upload(input.app, tree, file, input.cacheMaxAge, { ifAbsent: createOnly, onProgress: beat.advanced });
+              const copy = copies?.get(file.path);
+              if (copy && (await copyInstead(deps.storage, input.app, file, copy, input.cacheMaxAge, createOnly, deps.warn, beat.advanced))) {
+                copied.files++;
+                copied.bytes += file.size;
+              } else {
+                await upload(input.app, tree, file, input.cacheMaxAge, { ifAbsent: createOnly, onProgress: beat.advanced });
+              }
             } catch (err) {
               failure ??= { err };
               return;
@@ -220,7 +244,8 @@ export function createFileActivities(deps: FileActivityDeps) {
         ctx.heartbeat(prefix);
         throw failure.err;
       }
-      return { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
+      const done = { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
+      return copies ? { ...done, copied: copied.files, copiedBytes: copied.bytes } : done;
     },
 
     /**
@@ -264,6 +289,8 @@ interface BatchedUploads {
   files: FileRecord[];
   /** Batches may only create objects; replacing one is the go-live step's. */
   createOnly: boolean;
+  /** Files copied server-side from another key instead of uploaded; absent when copying is off. */
+  copies?: ReadonlyMap<string, CopyDecision>;
 }
 
 /**
@@ -272,11 +299,12 @@ interface BatchedUploads {
  * `deferred` in their record) batch everything but fed-mods.json, as they did. Stage and a
  * restarted Job both derive the batches from this one function.
  */
-function batchedUploads(tree: ScannedSource, record: StagingRecord | undefined): BatchedUploads {
+function batchedUploads(tree: ScannedSource, record: StagingRecord | undefined, copying: boolean): BatchedUploads {
   const skipped = new Set(record?.skipped ?? []);
   if (record?.deferred === undefined) return { files: tree.files.filter((f) => f.path !== ENTRY_POINT && !skipped.has(f.path)), createOnly: false };
   const deferred = new Set(record.deferred);
-  return { files: tree.files.filter((f) => !skipped.has(f.path) && !deferred.has(f.path) && !isGoLiveFile(f.path)), createOnly: true };
+  const copies = copying && record.copies ? new Map(Object.entries(record.copies)) : undefined;
+  return { files: tree.files.filter((f) => !skipped.has(f.path) && !deferred.has(f.path) && !isGoLiveFile(f.path)), createOnly: true, ...(copies ? { copies } : {}) };
 }
 
 function readStagedFile(abs: string, relpath: string): Buffer {

@@ -33,6 +33,9 @@ export interface StageSummary {
   /** Files the bucket already holds with the right bytes and headers. */
   skippedFiles: number;
   skippedBytes: number;
+  /** Of the files to upload, those staging found under another key and the batches copy server-side; absent when copying is off. */
+  copyFiles?: number;
+  copyBytes?: number;
   /** The newest build already is this one, complete: nothing was staged and nothing is written. */
   upToDate?: { manifestKey: string; timestamp: number };
 }
@@ -59,6 +62,9 @@ export interface UploadEntryPointInput {
 export interface UploadResult {
   files: number;
   bytes: number;
+  /** Of those, the files (and bytes) copied server-side rather than sent; absent when nothing was to be copied. */
+  copied?: number;
+  copiedBytes?: number;
 }
 
 export interface CommitManifestInput {

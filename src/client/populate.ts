@@ -109,6 +109,8 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     taskQueue,
     batchParallelism: settings.batchParallelism,
     storage: deps.storage,
+    copy: settings.copy !== false,
+    warn: (message) => deps.report(message, { event: 'copy-unsupported', level: 'warn', ...run }),
     // The tree was just scanned; the first stage reuses it rather than hashing everything twice.
     scan: async (root) => (root === settings.source ? tree : scanSource(root)),
   });
@@ -125,7 +127,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   }
   deps.report(
     `published ${settings.app}: ${result.files} files (${formatBytes(result.bytes)}) under ${dataPrefix(settings.app)}` +
-      (result.skipped ? ` (${result.uploaded} uploaded, ${result.skipped} already there)` : '') +
+      (result.skipped || result.copied ? ` (${[`${result.uploaded} uploaded`, result.copied ? `${result.copied} copied in the bucket` : '', result.skipped ? `${result.skipped} already there` : ''].filter(Boolean).join(', ')})` : '') +
       `, manifest ${result.manifestKey}`,
     {
       event: 'published',
@@ -134,6 +136,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
       bytes: result.bytes,
       uploaded: result.uploaded,
       skipped: result.skipped,
+      ...(result.copied !== undefined ? { copied: result.copied } : {}),
       manifestKey: result.manifestKey,
       timestamp: result.timestamp,
       resumed: attached,
@@ -244,6 +247,7 @@ export function describeProgress(p: PublishProgress, bytesPerSecond = 0, waiting
       return (
         `uploading: ${p.files}/${p.fileTotal} files, ${formatBytes(p.bytes)}/${formatBytes(p.byteTotal)}, batch ${p.batches}/${p.batchTotal}` +
         (bytesPerSecond > 0 ? `, ${formatBytes(bytesPerSecond)}/s, about ${Math.ceil((p.byteTotal - p.bytes) / bytesPerSecond)}s left` : '') +
+        (p.copied ? `, ${p.copied} copied in the bucket` : '') +
         (p.skipped ? ` (${p.skipped} unchanged files skipped)` : '')
       );
     case 'entry-copies':

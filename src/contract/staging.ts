@@ -27,13 +27,21 @@ export const StagingRecordSchema = z.object({
    * started before the go-live step existed, whose batches carried them.
    */
   deferred: z.array(z.string()).optional(),
+  /**
+   * Paths the upload batches copy server-side from another object holding the same bytes (any
+   * app, any path; found by sha256 in the newest manifests), with the ETag the source must still
+   * have. A copy refused by its precondition uploads instead. Absent: everything is uploaded.
+   */
+  copies: z.record(z.string(), z.object({ from: z.string(), etag: z.string() })).optional(),
+  /** Why each path is written or not: new, changed, unverified, entry-point, same-key (skipped), copy. */
+  reasons: z.record(z.string(), z.enum(['new', 'changed', 'unverified', 'entry-point', 'same-key', 'copy'])).optional(),
 });
 export type StagingRecord = z.infer<typeof StagingRecordSchema>;
 
 /** Like a manifest's, its paths must be safe: a prune keeps them, a commit names them in a manifest. */
 export function parseStagingRecord(key: string, body: string): StagingRecord {
   const record = checkRecord(key, StagingRecordSchema, parseJsonObject(key, body));
-  const bad = [...record.files.map((f) => f.path), ...(record.skipped ?? []), ...(record.deferred ?? [])].find((p) => relPathProblem(p) !== undefined);
+  const bad = [...record.files.map((f) => f.path), ...(record.skipped ?? []), ...(record.deferred ?? []), ...Object.keys(record.copies ?? {})].find((p) => relPathProblem(p) !== undefined);
   if (bad !== undefined) throw new CorruptRecordError(key, `lists an unsafe path ${JSON.stringify(bad)}`);
   return record;
 }

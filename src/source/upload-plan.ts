@@ -29,6 +29,8 @@ export interface UploadPlan {
   replace: FileRecord[];
   /** How many files are uploaded for each reason. */
   reasons: Record<UploadReason, number>;
+  /** The reason of each uploaded file, by path. */
+  reasonOf: Map<string, UploadReason>;
 }
 
 /**
@@ -44,12 +46,13 @@ export function planUploads(
   earlier: EarlierBuilds,
   cacheMaxAge: number,
 ): UploadPlan {
-  const plan: UploadPlan = { upload: [], skip: [], replace: [], reasons: { new: 0, changed: 0, unverified: 0, 'entry-point': 0 } };
+  const plan: UploadPlan = { upload: [], skip: [], replace: [], reasons: { new: 0, changed: 0, unverified: 0, 'entry-point': 0 }, reasonOf: new Map() };
   for (const file of files) {
     const reason = uploadReason(file, existing.get(file.path));
     if (reason) {
       plan.upload.push(file);
       plan.reasons[reason]++;
+      plan.reasonOf.set(file.path, reason);
       if (reason === 'changed' || reason === 'unverified') plan.replace.push(file);
     } else {
       plan.skip.push(file);

@@ -7,7 +7,7 @@ import pMap from 'p-map';
 import { z } from 'zod';
 import { ContentMismatchError, InvalidNameError, isPushcacheError, StorageError } from '../errors';
 import { EtagHasher, PART_SIZE } from './etag';
-import type { ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
+import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 
 export interface FilesystemStorageOptions {
   /** Directory holding one directory per bucket, as MinIO's data directory does. */
@@ -111,6 +111,43 @@ export class FilesystemStorage implements ReadableStorage {
       if (!opened) source.body.destroy();
     }
     return true;
+  }
+
+  /**
+   * Copies through the same checked write as a put: the source's sidecar must record the ETag
+   * asked for, and the bytes read must be the staged size and sha256, or nothing is written and
+   * the caller uploads instead. The bytes pass through this process (there is no server), but
+   * not from the Job's own disk.
+   */
+  async copyFrom(sourceKey: string, destKey: string, options: CopyFromOptions): Promise<CopyOutcome> {
+    const source = await this.read(sourceKey);
+    if (!source) return 'precondition-failed';
+    if (source.etag !== options.ifMatch || source.size !== options.size) {
+      source.body.destroy();
+      return 'precondition-failed';
+    }
+    let opened = false;
+    try {
+      const written = await this.write(
+        destKey,
+        {
+          size: source.size,
+          open: () => {
+            opened = true;
+            return source.body;
+          },
+        },
+        { ...options.headers, sha256: options.sha256, onProgress: options.onProgress && (() => options.onProgress!()) },
+        options.ifAbsent === true,
+      );
+      return written ? 'copied' : 'precondition-failed';
+    } catch (err) {
+      // Rewritten or removed while it was read: other bytes than the ones asked for.
+      if (err instanceof ContentMismatchError || isMissing(err)) return 'precondition-failed';
+      throw err;
+    } finally {
+      if (!opened) source.body.destroy();
+    }
   }
 
   /** Resolves false when `exclusive` and the key already exists; nothing is written then. */

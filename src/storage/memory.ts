@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ContentMismatchError, InvalidNameError, StorageError } from '../errors';
 import { EtagHasher, PART_SIZE } from './etag';
-import type { ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
+import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 
 /** What the store keeps of one object: the bytes and what S3 keeps beside them. */
 interface MemoryObject {
@@ -82,6 +82,24 @@ export class MemoryStorage implements ReadableStorage {
     if (!objects.has(toKey)) sorted.delete(objects);
     objects.set(toKey, { ...source, metadata: { ...source.metadata }, lastModified: this.now() });
     return true;
+  }
+
+  /** As S3's CopyObject with CopySourceIfMatch and If-None-Match: checked and written in one synchronous step. */
+  async copyFrom(sourceKey: string, destKey: string, options: CopyFromOptions): Promise<CopyOutcome> {
+    const objects = this.objects();
+    checkKey(destKey, this.description);
+    const source = objects.get(sourceKey);
+    if (!source || source.etag !== options.ifMatch || source.bytes.length !== options.size) return 'precondition-failed';
+    if (options.ifAbsent && objects.has(destKey)) return 'precondition-failed';
+    objects.set(destKey, {
+      bytes: source.bytes,
+      contentType: options.headers.contentType,
+      cacheControl: options.headers.cacheControl,
+      metadata: Object.fromEntries(Object.entries(options.headers.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+      etag: source.etag,
+      lastModified: this.now(),
+    });
+    return 'copied';
   }
 
   async get(key: string): Promise<Buffer | undefined> {

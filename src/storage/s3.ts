@@ -6,7 +6,10 @@ import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -15,6 +18,7 @@ import {
   PutObjectCommand,
   S3Client,
   paginateListObjectsV2,
+  UploadPartCopyCommand,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -23,7 +27,7 @@ import pMap from 'p-map';
 import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailureKind } from '../errors';
 import { PART_SIZE } from './etag';
 import { DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
-import type { ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
+import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 import { VerifyingStream } from './verify';
 
 /** Server-side encryption asked for on every write; config parses it from the command line into this. */
@@ -60,6 +64,9 @@ const BUFFER_LIMIT = 1024 * 1024;
 // DeleteObject calls for the rest of the process (keyed by description: endpoint and bucket),
 // instead of failing every prune or paying a refused request per batch.
 const STORES_WITHOUT_BULK_DELETE = new Set<string>();
+// Stores that refused a server-side copy (NotImplemented, AccessDenied): uploads only, for the
+// rest of the process, so a store without CopyObject costs one refused request, not one per file.
+const STORES_WITHOUT_COPY = new Set<string>();
 // Single deletes at once, per batch of keys; well under the socket limit even with parallel batches.
 const SINGLE_DELETES_IN_FLIGHT = 16;
 // Parts in flight per multipart upload; each holds one part in memory.
@@ -309,6 +316,97 @@ export class S3Storage implements ReadableStorage {
         });
       }
       throw this.translate(err, 'copy', `${fromKey} to ${toKey}`);
+    }
+  }
+
+  /**
+   * Copies with the source's ETag checked in the same request (`CopySourceIfMatch`), the
+   * destination's own headers (`MetadataDirective: REPLACE`) and, when asked, only if the
+   * destination is free (`If-None-Match: *`; AWS S3 honours it on CopyObject, MinIO ignores it
+   * there). A source above one part is copied part by part with UploadPartCopy at pushcache's
+   * part size, so the copy gets the very ETag an upload of the file would get (a single
+   * CopyObject would give it the MD5 of the whole), and no 5 GiB single-copy limit applies.
+   */
+  async copyFrom(sourceKey: string, destKey: string, options: CopyFromOptions): Promise<CopyOutcome> {
+    if (STORES_WITHOUT_COPY.has(this.description)) return 'unsupported';
+    // Under SSE-KMS an object's ETag is no MD5 of its bytes, so no recorded ETag can match: not worth a request.
+    if (this.encryption.input.ServerSideEncryption === 'aws:kms') return 'precondition-failed';
+    try {
+      if (options.size > this.partSize) await this.copyInParts(sourceKey, destKey, options);
+      else {
+        await this.client.send(
+          new CopyObjectCommand({
+            ...this.copyDestination(destKey, options),
+            CopySource: `${this.bucket}/${encodeKey(sourceKey)}`,
+            CopySourceIfMatch: `"${options.ifMatch}"`,
+            MetadataDirective: 'REPLACE',
+            ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
+          }),
+        );
+      }
+      return 'copied';
+    } catch (err) {
+      // 412: the source's ETag is not the one asked for, or the destination exists; 404: the source
+      // is gone; 409: AWS saw a concurrent write to the destination. The upload that follows is create-only too.
+      if (statusOf(err) === 412 || statusOf(err) === 409 || nameOf(err) === 'NoSuchKey' || nameOf(err) === 'PreconditionFailed') return 'precondition-failed';
+      if (isNotImplemented(err) || classify(err) === 'AccessDenied') {
+        STORES_WITHOUT_COPY.add(this.description);
+        return 'unsupported';
+      }
+      throw this.translate(err, 'copy', `${sourceKey} to ${destKey}`);
+    }
+  }
+
+  private copyDestination(destKey: string, options: CopyFromOptions) {
+    return {
+      Bucket: this.bucket,
+      Key: destKey,
+      ContentType: options.headers.contentType,
+      CacheControl: options.headers.cacheControl,
+      Metadata: options.headers.metadata,
+      ...this.encryption.input,
+    };
+  }
+
+  /** A multipart copy whose parts are pushcache's upload parts; completed only if every part's source matched. */
+  private async copyInParts(sourceKey: string, destKey: string, options: CopyFromOptions): Promise<void> {
+    const { Metadata, ContentType, CacheControl, ...where } = this.copyDestination(destKey, options);
+    const created = await this.client.send(new CreateMultipartUploadCommand({ ...where, ContentType, CacheControl, Metadata }));
+    const uploadId = created.UploadId!;
+    try {
+      const ranges: Array<[number, number]> = [];
+      for (let start = 0; start < options.size; start += this.partSize) ranges.push([start, Math.min(start + this.partSize, options.size) - 1]);
+      const parts = await pMap(
+        ranges,
+        async ([start, end], i) => {
+          const out = await this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: destKey,
+              UploadId: uploadId,
+              PartNumber: i + 1,
+              CopySource: `${this.bucket}/${encodeKey(sourceKey)}`,
+              CopySourceIfMatch: `"${options.ifMatch}"`,
+              CopySourceRange: `bytes=${start}-${end}`,
+            }),
+          );
+          options.onProgress?.();
+          return { PartNumber: i + 1, ETag: out.CopyPartResult?.ETag };
+        },
+        { concurrency: PARTS_IN_FLIGHT },
+      );
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: destKey,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+    } catch (err) {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: destKey, UploadId: uploadId })).catch(() => undefined);
+      throw err;
     }
   }
 

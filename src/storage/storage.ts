@@ -52,7 +52,36 @@ export interface Storage {
   /** The next key segments under `prefix` (S3's common prefixes with delimiter `/`), without the trailing `/`. */
   listChildren(prefix: string): Promise<string[]>;
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * Server-side copy of an object this store holds onto a new key, with the destination's own
+   * headers; the bytes never pass through this process. Optional: a store without it uploads.
+   */
+  copyFrom?(sourceKey: string, destKey: string, options: CopyFromOptions): Promise<CopyOutcome>;
 }
+
+export interface CopyFromOptions {
+  /** The ETag (no quotes) the source must have, checked by the store in the copy request itself. */
+  ifMatch: string;
+  /** The source's size in bytes; a store that cannot check the ETag alone checks it too. */
+  size: number;
+  /** The destination's Content-Type, Cache-Control and metadata (the source's are not kept). */
+  headers: Pick<WriteOptions, 'contentType' | 'cacheControl' | 'metadata'>;
+  /** The hex sha256 of the bytes, which a store that reads them checks. */
+  sha256?: string;
+  /** Create only: never replace an object at destKey (stores that honour the condition). */
+  ifAbsent?: boolean;
+  /** Called as a long copy moves (each part copied), so a caller can heartbeat on real progress. */
+  onProgress?: () => void;
+}
+
+/**
+ * - `copied`: the destination holds the source's bytes with the given headers;
+ * - `precondition-failed`: the source is gone, holds other bytes, or (create-only) the destination
+ *   exists; nothing was written, and the caller uploads the bytes instead;
+ * - `unsupported`: this store refuses server-side copies (NotImplemented, AccessDenied); it is
+ *   not asked again by this process.
+ */
+export type CopyOutcome = 'copied' | 'precondition-failed' | 'unsupported';
 
 /** An object opened for reading, with what the store keeps about it. */
 export interface ObjectStream {

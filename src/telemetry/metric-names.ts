@@ -9,6 +9,7 @@ export const METRICS = {
   publishedFiles: { name: 'pushcache_published_files', description: 'Files of completed publishes, unchanged files included' },
   publishedBytes: { name: 'pushcache_published_bytes', description: 'Bytes of completed publishes, unchanged files included' },
   skippedFiles: { name: 'pushcache_skipped_files', description: 'Files of completed publishes that the bucket already held with the same bytes and headers' },
+  copiedFiles: { name: 'pushcache_copied_files', description: 'Files of completed publishes copied server-side from another key holding the same bytes, instead of uploaded' },
   publishDuration: { name: 'pushcache_publish_duration', unit: 'seconds', description: 'Publish runs from start to end (lock wait, upload, manifest and the prune after it), by outcome' },
   prunes: { name: 'pushcache_prunes', description: 'Prunes of one app that ended, by app and status (pruned, busy, dry-run, failed, cancelled)' },
   prunedManifests: { name: 'pushcache_pruned_manifests', description: 'Manifests deleted by prunes' },

@@ -85,6 +85,7 @@ function publishRecorder(app: string): RunRecorder {
       counter(METRICS.publishedFiles).add(r.files, { app });
       counter(METRICS.publishedBytes).add(r.bytes, { app });
       counter(METRICS.skippedFiles).add(r.skipped, { app });
+      if (r.copied) counter(METRICS.copiedFiles).add(r.copied, { app });
     },
     ended: end,
   };

@@ -112,7 +112,10 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         await step(progress, 'entry-copies', 'keeping copies of the entry files', keepCopies);
       }
       const committed = await goLive(staged, copies);
-      return { ...committed, ...totals(staged), uploaded: staged.fileCount - (staged.skippedFiles ?? 0), skipped: staged.skippedFiles ?? 0 };
+      // Runs staged before copies existed (no copyFiles) report no copied count, as they did.
+      const copied = staged.copyFiles === undefined ? {} : { copied: progress.copied ?? 0 };
+      const uploaded = staged.fileCount - (staged.skippedFiles ?? 0) - (progress.copied ?? 0);
+      return { ...committed, ...totals(staged), uploaded, skipped: staged.skippedFiles ?? 0, ...copied };
     } catch (err) {
       progress.phase = 'failed';
       // Without its staging record the failed build's files belong to no one and age out.
@@ -246,6 +249,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   function count(r: UploadResult): void {
     progress.files += r.files;
     progress.bytes += r.bytes;
+    // Only batches that had copies to make report them (no new command, so no patch needed).
+    if (r.copied !== undefined) progress.copied = (progress.copied ?? 0) + r.copied;
   }
 
   async function uploadBatches(s: StageSummary): Promise<void> {

@@ -55,6 +55,8 @@ export interface PublishProgress {
   byteTotal: number;
   /** Files the bucket already holds; not part of files/fileTotal. */
   skipped: number;
+  /** Of files, those copied server-side from another key holding the same bytes; absent until a batch copied. */
+  copied?: number;
   batches: number;
   batchTotal: number;
 }
@@ -68,6 +70,8 @@ export interface PublishResult {
   /** Files written by this publish (fed-mods.json included), and files already in the bucket. */
   uploaded: number;
   skipped: number;
+  /** Files copied server-side from another key of the bucket holding the same bytes (not in `uploaded`); absent when copying was off. */
+  copied?: number;
   listDigest: string;
   /** The newest build already was this one: nothing was written, `manifestKey` is its manifest. */
   upToDate?: boolean;

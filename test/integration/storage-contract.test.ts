@@ -243,6 +243,43 @@ describe.each(BACKENDS)('$name storage', (backend) => {
     expect(await storage.copy('data/ap', 'copies/prefix')).toBe(false);
   });
 
+  it('copies from a source whose ETag matches, with the destination’s own headers and the ETag an upload gets, and refuses any other source', async () => {
+    const { storage } = await backend.fresh();
+    expect(storage.copyFrom).toBeDefined();
+    const small = noise(3000, 3);
+    const large = noise(PART_SIZE + 4321, 9);
+    await storage.put('data/one/lib.js', small, { contentType: 'application/javascript', cacheControl: 'public, max-age=86400', metadata: { sha256: sha256(small) } });
+    await storage.put('data/one/big.wasm', streamed(large), { contentType: 'application/wasm', cacheControl: 'public, max-age=86400' });
+    const headers = (p: string, bytes: Buffer) => ({ contentType: contentType(p), cacheControl: cacheControl(p, 600), metadata: { sha256: sha256(bytes) } });
+    let moves = 0;
+    const copy = (from: string, to: string, bytes: Buffer, etag = etagOf(bytes)) =>
+      storage.copyFrom!(from, to, { ifMatch: etag, size: bytes.length, sha256: sha256(bytes), ifAbsent: true, headers: headers(to, bytes), onProgress: () => moves++ });
+
+    expect(await copy('data/one/lib.js', 'data/two/vendor/lib.css', small)).toBe('copied');
+    moves = 0;
+    expect(await copy('data/one/big.wasm', 'data/two/big.bin', large)).toBe('copied');
+    // A long copy reports progress (each part on S3), so the batch's heartbeats go on.
+    if (backend.name !== 'memory') expect(moves).toBeGreaterThanOrEqual(backend.name === 'S3 (MinIO)' ? 2 : 1);
+    expect(await readBody(storage, 'data/two/vendor/lib.css')).toMatchObject({ bytes: small, ...headers('data/two/vendor/lib.css', small) });
+    const big = await readBody(storage, 'data/two/big.bin');
+    expect(sha256(big!.bytes)).toBe(sha256(large));
+    expect(big).toMatchObject(headers('data/two/big.bin', large));
+    // The ETags an upload of the same bytes gets, multipart form included: a republish skips them.
+    const etags = new Map((await listAll(storage, 'data/two/')).map((o) => [o.key, o.etag]));
+    expect(etags).toEqual(new Map([['data/two/big.bin', etagOf(large)], ['data/two/vendor/lib.css', etagOf(small)]]));
+
+    // A source with other bytes of the same size, a missing source: nothing is written.
+    expect(await copy('data/one/lib.js', 'data/two/other.js', small, etagOf(flipped(small)))).toBe('precondition-failed');
+    expect(await copy('data/one/big.wasm', 'data/two/other.bin', large, etagOf(flipped(large)))).toBe('precondition-failed');
+    expect(await copy('data/one/never-written.js', 'data/two/never.js', small)).toBe('precondition-failed');
+    expect(await listKeys(storage, 'data/two/')).toEqual(['data/two/big.bin', 'data/two/vendor/lib.css']);
+
+    // Create-only: a copy in parts never replaces an object; a single CopyObject does not either,
+    // except on MinIO, which ignores If-None-Match on CopyObject (AWS S3 honours it).
+    expect(await copy('data/one/big.wasm', 'data/two/big.bin', large)).toBe('precondition-failed');
+    if (backend.name !== 'S3 (MinIO)') expect(await copy('data/one/lib.js', 'data/two/vendor/lib.css', small)).toBe('precondition-failed');
+  });
+
   it('writes with ifAbsent only when the key is free, from a buffer, a stream and in parts', async () => {
     const { storage } = await backend.fresh();
     const bodies: Array<[string, Buffer, (b: Buffer) => ObjectBody]> = [
@@ -434,6 +471,22 @@ describe('the whole pipeline on the filesystem backend', () => {
     expect(await listKeys(storage, manifestPrefix('example'))).toHaveLength(3);
     // Only objects: no sidecar or temporary file shows in the tree.
     expect(filesUnder(bucketDir).filter((f) => !/^(data|manifests|pushcache)\//.test(f))).toEqual([]);
+  });
+
+  it('copies into another app what the bucket already holds, with that app’s headers', async () => {
+    const source = copyExample();
+    const tree = await scanSource(source);
+    await publish(source, 'img:1');
+    const other = await populate(resolvePublishSettings({ source, prefix: 'other', image: 'img:1', cacheMaxAge: '600' }), populateDeps(harness, fs.bucket, fs.open(fs.bucket)));
+    // Everything but the files the go-live step writes (fed-mods.json, index.html, app-info.json...) is copied.
+    expect(other.copied).toBeGreaterThan(tree.files.length / 2);
+    expect(other).toMatchObject({ uploaded: tree.files.length - other.copied!, skipped: 0 });
+    const storage = fs.open(fs.bucket);
+    for (const file of tree.files) {
+      const body = await readBody(storage, dataKey('other', file.path));
+      expect(sha256(body!.bytes)).toBe(file.sha256);
+      expect(body).toMatchObject({ contentType: contentType(file.path), cacheControl: cacheControl(file.path, 600), metadata: { sha256: file.sha256 }, etag: file.etag });
+    }
   });
 
   it('prunes every app of a bucket through Temporal', async () => {

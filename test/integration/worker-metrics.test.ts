@@ -108,6 +108,8 @@ describe('pushcache worker: health and metrics', () => {
     const first = copyExample();
     writeFileSync(path.join(first, 'js', 'only-in-build-1.js'), 'console.log("old");\n');
     const second = copyExample();
+    // Renamed in build 2: copied server-side from build 1's key rather than uploaded.
+    writeFileSync(path.join(second, 'js', 'renamed-in-build-2.js'), 'console.log("old");\n');
     const sizes = [treeSize(first), treeSize(second)];
     const publish = (dir: string, image: string) => runCli(['populate', '-s', dir, '-r', APP, '-i', image, '--no-prune'], env);
     expectSuccess(await publish(first, 'img:1'));
@@ -116,6 +118,7 @@ describe('pushcache worker: health and metrics', () => {
       ['img:1', 'img:2'].map((image) => client.workflow.getHandle(`publish/${APP}/${image}`).result()),
     )) as PublishResult[];
     expect(secondResult.skipped).toBeGreaterThan(0); // build 2's files were already there
+    expect(secondResult.copied).toBe(1);
 
     const pruned = await runCli(['prune', '-r', APP, '-t', '0', '-n', '1', '--orphan-grace', '0'], env);
     expectSuccess(pruned);
@@ -140,6 +143,7 @@ describe('pushcache worker: health and metrics', () => {
       files: sample(text, 'pushcache_published_files_total', app),
       bytes: sample(text, 'pushcache_published_bytes_total', app),
       skipped: sample(text, 'pushcache_skipped_files_total', app),
+      copied: sample(text, 'pushcache_copied_files_total', app),
       publishDurations: sample(text, 'pushcache_publish_duration_seconds_count', { outcome: 'completed' }),
       failedDurations: sample(text, 'pushcache_publish_duration_seconds_count', { outcome: 'failed' }),
       prunes: sample(text, 'pushcache_prunes_total', { ...app, status: 'pruned' }),
@@ -153,6 +157,7 @@ describe('pushcache worker: health and metrics', () => {
       files: sizes[0].files + sizes[1].files,
       bytes: sizes[0].bytes + sizes[1].bytes,
       skipped: secondResult.skipped,
+      copied: 1,
       publishDurations: 2,
       failedDurations: 1,
       prunes: 1,

@@ -16,6 +16,9 @@ describe('the Job progress line', () => {
   it('shows files, bytes, batches and what was skipped', () => {
     expect(describeProgress(uploading)).toBe('uploading: 40/100 files, 4.0 MiB/10.0 MiB, batch 1/3 (900 unchanged files skipped)');
   });
+  it('counts files copied in the bucket among the files done', () => {
+    expect(describeProgress({ ...uploading, copied: 25 })).toBe('uploading: 40/100 files, 4.0 MiB/10.0 MiB, batch 1/3, 25 copied in the bucket (900 unchanged files skipped)');
+  });
   it('adds the rate and the time left once a rate is known', () => {
     expect(describeProgress(uploading, 2 * 1024 * 1024)).toBe(
       'uploading: 40/100 files, 4.0 MiB/10.0 MiB, batch 1/3, 2.0 MiB/s, about 3s left (900 unchanged files skipped)',

@@ -142,3 +142,11 @@ describe('standalone or cluster', () => {
     expect(resolveTemporalMode({}, { HOME: home(), PUSHCACHE_STANDALONE: 'false', TEMPORAL_ADDRESS: 't:1' }, 'linux')).toEqual({ mode: 'cluster', configuredBy: 'TEMPORAL_ADDRESS' });
   });
 });
+
+describe('--no-copy', () => {
+  it('turns server-side copies off, from the flag or PUSHCACHE_NO_COPY; they are on by default', async () => {
+    expect(resolvePublishSettings(await parsePopulate(['populate', ...required])).copy).toBe(true);
+    expect(resolvePublishSettings(await parsePopulate(['populate', ...required, '--no-copy'])).copy).toBe(false);
+    expect(resolvePublishSettings(await parsePopulate(['populate', ...required], { PUSHCACHE_NO_COPY: 'true' })).copy).toBe(false);
+  });
+});
