@@ -81,6 +81,8 @@ export interface PublishSettings extends RetentionSettings {
   valpopImage?: string;
   /** Prune the app after a successful publish, as valpop does. */
   prune: boolean;
+  /** Check before going live that every file the build's entry files load exists (issue 17). */
+  verifyReferences: boolean;
   cacheMaxAge: number;
   batchFiles: number;
   batchBytes: number;
@@ -436,6 +438,7 @@ const PublishSchema = z.object({
   valpopImage: z.string().optional(),
   ...retentionFields,
   prune: z.boolean(),
+  verifyReferences: z.boolean(),
   cacheMaxAge: intFrom('-g/--cache-max-age', 0),
   batchFiles: intFrom('--batch-files', 1, 10_000),
   batchBytes: intFrom('--batch-bytes', 1),
@@ -469,6 +472,7 @@ export function resolvePublishSettings(options: RawOptions): PublishSettings {
     valpopImage: first(options.valpopImage),
     ...retentionInput(options, PUBLISH_DEFAULTS.lockWait),
     prune: options.prune !== false,
+    verifyReferences: options.verifyReferences !== false,
     cacheMaxAge: pick('cacheMaxAge'),
     batchFiles: pick('batchFiles'),
     batchBytes: pick('batchBytes'),
