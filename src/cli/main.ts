@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { auditCommand } from './audit-command';
 import { installRuntimeBeforeActions } from '../telemetry/runtime';
 import { demoCommand, devCommand } from './dev-command';
 import { popCommand } from './pop-command';
@@ -18,6 +19,7 @@ const program = new Command('pushcache')
   .showHelpAfterError()
   .addCommand(populateCommand())
   .addCommand(pruneCommand())
+  .addCommand(auditCommand())
   .addCommand(popCommand())
   .addCommand(rollbackCommand())
   .addCommand(statusCommand())
