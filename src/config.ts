@@ -573,6 +573,19 @@ export function resolveScheduleSettings(options: RawOptions, bucket: string): Sc
   return s.every || s.cron ? s : { ...s, every: '1h' as Duration };
 }
 
+/**
+ * The audit Schedule beside the prune's (issue 17): `--audit-every` (default 1d) or
+ * `--audit-cron`, `--audit-schedule-id`; undefined with `--no-audit`.
+ */
+export function resolveAuditScheduleSettings(options: RawOptions, bucket: string): ScheduleSettings | undefined {
+  if (options.audit === false) return undefined;
+  const s = parse(
+    ScheduleSchema,
+    { scheduleId: first(options.auditScheduleId) ?? `pushcache-audit/${bucket}`, every: first(options.auditEvery), cron: first(options.auditCron) },
+  );
+  return s.every || s.cron ? s : { ...s, every: '1d' as Duration };
+}
+
 /** Where a server of the worker listens. */
 export interface ListenAddress {
   /** An IP address; IPv6 without brackets. */

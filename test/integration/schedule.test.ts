@@ -64,6 +64,30 @@ describe('pushcache schedule', () => {
     expect(again.stdout).toMatch(/^pushcache: there was no Schedule/);
   });
 
+  it('creates the audit Schedule beside the prune, daily by default, and --no-audit deletes it', async () => {
+    const bucket = await newBucket();
+    const env = jobEnv(harness.taskQueue, bucket);
+    const scheduleId = `test-prune/${randomUUID()}`;
+    const auditId = `test-audit/${randomUUID()}`;
+    const created = await runCli(['schedule', 'apply', '--schedule-id', scheduleId, '--audit-schedule-id', auditId], env);
+    expect(created.stderr).toBe('');
+    expect(created.stdout).toContain(`pushcache: created Schedule ${auditId}: audit every app in ${bucket} every 1d`);
+    const handle = harness.client.schedule.getHandle(auditId);
+    const described = await handle.describe();
+    expect(described.spec.intervals?.map((i) => i.every)).toEqual([86_400_000]);
+    expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'AuditWorkflow', taskQueue: harness.taskQueue });
+    expect((described.action as { args: unknown[] }).args[0]).toMatchObject({ all: true, bucket });
+
+    const changed = await runCli(['schedule', 'apply', '--schedule-id', scheduleId, '--audit-schedule-id', auditId, '--audit-every', '12h'], env);
+    expect(changed.stdout).toContain(`updated Schedule ${auditId}: audit every app in ${bucket} every 12h`);
+    expect((await handle.describe()).spec.intervals?.map((i) => i.every)).toEqual([43_200_000]);
+
+    const off = await runCli(['schedule', 'apply', '--schedule-id', scheduleId, '--audit-schedule-id', auditId, '--no-audit'], env);
+    expect(off.stdout).toContain(`--no-audit: deleted audit Schedule ${auditId}`);
+    await expect(handle.describe()).rejects.toThrow(ScheduleNotFoundError);
+    await harness.client.schedule.getHandle(scheduleId).delete();
+  });
+
   it('rejects --every and --cron together', async () => {
     const r = await runCli(['schedule', 'apply', '--every', '1h', '--cron', '* * * * *'], jobEnv(harness.taskQueue, 'frontend'));
     expect(r.code).toBe(2);
