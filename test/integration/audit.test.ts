@@ -4,6 +4,7 @@ import { audit, AuditProblemsError } from '../../src/client/audit';
 import { populate } from '../../src/client/populate';
 import type { AuditResult } from '../../src/audit/types';
 import { dataKey } from '../../src/contract/keys';
+import { describeStatus, status, type AppStatus } from '../../src/client/status';
 import { expectLiveBuild, liveTree } from '../helpers/live-build';
 import { readObject } from '../helpers/trees';
 import { newBucket, openTestStorage, populateDeps, startHarness, type Harness } from '../helpers/servers';
@@ -57,6 +58,16 @@ describe('the audit', () => {
     expect(result.missing).toBe(2);
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0].missing.map((m) => m.path)).toEqual(['chunks/1/new.1.js', 'js/main.old.js']);
+
+    // status shows it, read from the latest audit's result through Temporal's visibility (which lags a little).
+    const rule = { minAssetRecords: 3, timeoutSeconds: 172800, graceSeconds: 172800 };
+    let s: AppStatus | undefined;
+    for (let i = 0; i < 100 && s?.lastAudit?.status !== 'problems'; i++) {
+      if (i > 0) await sleep(300);
+      [s] = (await status({ app: 'app' }, rule, { storage: openTestStorage(bucket), client: harness.client, bucket })) as AppStatus[];
+    }
+    expect(s!.lastAudit).toMatchObject({ status: 'problems', missing: 2, keys: ['chunks/1/new.1.js', 'js/main.old.js'] });
+    expect(describeStatus([s!])).toContainEqual(expect.stringMatching(/^ {2}last audit: PROBLEMS at .*: 2 missing, 0 mismatched, 0 unreadable manifests: chunks\/1\/new\.1\.js, js\/main\.old\.js$/));
   });
 
   it('finds an object replaced by other bytes of the same size, by its ETag', async () => {
