@@ -19,7 +19,8 @@ const MEMO_KEYS = 3;
  * up as a problem that the next audit no longer finds.
  */
 export async function AuditWorkflow(input: AuditInput): Promise<AuditResult> {
-  const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT };
+  // 0 means unlimited, which the SDK spells as no maximumAttempts (it refuses 0).
+  const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', ...(input.maxAttempts > 0 ? { maximumAttempts: input.maxAttempts } : {}), nonRetryableErrorTypes: PERMANENT };
   const audit = proxyActivities<AuditActivities>({ startToCloseTimeout: '30m', retry });
   const listing = proxyActivities<PruneActivities>({ startToCloseTimeout: '10m', retry });
 
