@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import pMap from 'p-map';
 import { auditApp, summarizeAudit, type AppAuditSummary, type AuditedManifest } from '../audit/audit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { listGoLive } from '../bucket/go-live-records';
 import { collect, listAppObjects } from '../bucket/listings';
+import { listPrunePlans } from '../bucket/plan-records';
 import { dataKey, ENTRY_POINT, manifestPrefix, manifestTimestamp } from '../contract/keys';
 import { parseManifest } from '../contract/manifest';
 import { validateAppName } from '../contract/names';
@@ -19,6 +22,8 @@ export interface AuditAppInput {
 
 export interface AuditActivityDeps {
   openStorage: (bucket: string) => Storage;
+  /** How often, and how long apart, an audit that found problems while the app was busy looks again. Default 6 × 5 s. */
+  settle?: { attempts: number; delayMs: number };
 }
 
 /**
@@ -27,17 +32,38 @@ export interface AuditActivityDeps {
  */
 export function createAuditActivities(deps: AuditActivityDeps) {
   return withFailureTranslation({
+    /**
+     * A go-live step rewrites objects before its manifest names them, and a prune deletes a
+     * manifest's objects after the manifest: while either runs the audit can see what is not
+     * damage. Problems seen then are looked at again once the app is quiet (or flagged `underWay`).
+     */
     async auditApp(input: AuditAppInput): Promise<AppAuditSummary> {
       const app = validateAppName(input.app);
       const storage = deps.openStorage(input.bucket);
-      const [manifests, listing, live] = await Promise.all([readAuditedManifests(storage, app), listAppObjects(storage, app), storage.get(dataKey(app, ENTRY_POINT))]);
-      const liveFedModsSha256 = live ? createHash('sha256').update(live).digest('hex') : undefined;
-      return summarizeAudit(auditApp({ app, manifests, listing, liveFedModsSha256 }), input.listLimit);
+      const settle = deps.settle ?? { attempts: 6, delayMs: 5000 };
+      for (let attempt = 1; ; attempt++) {
+        const audit = await auditOnce(storage, app);
+        const busy = audit.ok ? false : await underWay(storage, app);
+        if (!busy || attempt >= settle.attempts) return { ...summarizeAudit(audit, input.listLimit), ...(busy ? { underWay: true } : {}) };
+        await sleep(settle.delayMs);
+      }
     },
   });
 }
 
 export type AuditActivities = ReturnType<typeof createAuditActivities>;
+
+async function auditOnce(storage: Storage, app: string) {
+  const [manifests, listing, live] = await Promise.all([readAuditedManifests(storage, app), listAppObjects(storage, app), storage.get(dataKey(app, ENTRY_POINT))]);
+  const liveFedModsSha256 = live ? createHash('sha256').update(live).digest('hex') : undefined;
+  return auditApp({ app, manifests, listing, liveFedModsSha256 });
+}
+
+/** A go-live step (its record) or a prune (its plan) of the app is under way. */
+async function underWay(storage: Storage, app: string): Promise<boolean> {
+  const [goLive, plans] = await Promise.all([listGoLive(storage, app), listPrunePlans(storage, app)]);
+  return goLive.length > 0 || plans.length > 0;
+}
 
 /** Every manifest of the app; one that cannot be read is reported with its problem, not fatal. */
 async function readAuditedManifests(storage: Storage, app: string): Promise<AuditedManifest[]> {

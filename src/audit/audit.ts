@@ -118,6 +118,8 @@ export interface AppAuditSummary extends Omit<AppAudit, 'missing' | 'mismatched'
   missing: MissingObject[];
   mismatched: MismatchedObject[];
   unreadable: Array<{ key: string; problem: string }>;
+  /** A go-live step or a prune of the app was under way through the audit: its problems may be that run's, not damage. */
+  underWay?: boolean;
 }
 
 export function summarizeAudit(audit: AppAudit, limit = 20): AppAuditSummary {

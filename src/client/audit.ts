@@ -97,6 +97,7 @@ export function describeProblems(p: AppAuditSummary): string[] {
     ...(p.mismatchedCount > p.mismatched.length ? [`${p.app}: ${p.mismatchedCount - p.mismatched.length} more mismatched objects`] : []),
     ...p.unreadable.map((u) => `${p.app}: manifest ${u.key} cannot be read: ${u.problem}${more(p.unreadable.length, p.unreadableCount)}`),
     ...(p.liveProblem ? [`${p.app}: ${p.liveProblem}`] : []),
+    ...(p.underWay ? [`${p.app}: a publish going live or a prune of ${p.app} was under way during the audit; audit it again once it is done`] : []),
   ];
 }
 
