@@ -35,7 +35,7 @@ export interface AuditOptions {
 }
 
 /** The workflow ID prefix of an app's audits, and of audits of every app: `status` finds the latest by it. */
-export const auditWorkflowIdPrefix = (target: PruneTarget, bucket: string) => ('app' in target ? `audit/${target.app}/` : `audit-all/${bucket}/`);
+export const auditWorkflowIdPrefix = (target: PruneTarget, bucket: string) => ('app' in target ? `audit/${bucket}/${target.app}/` : `audit-all/${bucket}/`);
 
 export function auditInput(target: PruneTarget, bucket: string, options: Pick<AuditOptions, 'appParallelism' | 'maxAttempts'>): AuditInput {
   return { bucket, ...('app' in target ? { app: target.app } : { all: true }), appParallelism: options.appParallelism, maxAttempts: options.maxAttempts };

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { AuditResult } from '../audit/types';
 import { oneLine } from '../errors';
+import { auditWorkflowIdPrefix } from './audit';
 
 /** The outcome, for one app, of the latest audit that covered it (issue 17), as `status` shows it. */
 export interface LastAudit {
@@ -23,7 +24,7 @@ export interface LastAudit {
  * covered the app yet (or visibility cannot be asked).
  */
 export async function lastAudit(client: Client, bucket: string, app: string): Promise<LastAudit | undefined> {
-  const query = `WorkflowType = 'AuditWorkflow' AND ExecutionStatus = 'Completed' AND (WorkflowId STARTS_WITH 'audit/${app}/' OR WorkflowId STARTS_WITH 'audit-all/${bucket}')`;
+  const query = `WorkflowType = 'AuditWorkflow' AND ExecutionStatus = 'Completed' AND (WorkflowId STARTS_WITH '${auditWorkflowIdPrefix({ app }, bucket)}' OR WorkflowId STARTS_WITH '${auditWorkflowIdPrefix({ all: true }, bucket)}')`;
   let newest: { workflowId: string; runId: string; closeTime?: Date } | undefined;
   try {
     for await (const w of client.workflow.list({ query })) {
@@ -36,6 +37,7 @@ export async function lastAudit(client: Client, bucket: string, app: string): Pr
   const base = { workflowId: newest.workflowId, at: newest.closeTime?.toISOString() ?? '' };
   try {
     const r = (await client.workflow.getHandle(newest.workflowId, newest.runId).result()) as AuditResult;
+    if (r.bucket !== bucket) return undefined;
     const failed = r.failed.find((f) => f.app === app);
     if (failed) return { ...base, status: 'failed', reason: failed.reason };
     const p = r.problems.find((x) => x.app === app);

@@ -38,8 +38,8 @@ export async function applyAuditSchedule(settings: ScheduleSettings, input: Audi
   const action: ScheduleOptionsStartWorkflowAction<typeof AuditWorkflow> = {
     type: 'startWorkflow',
     workflowType: 'AuditWorkflow',
-    // `status` finds the latest audit of the bucket by this prefix.
-    workflowId: `audit-all/${input.bucket}`,
+    // The Schedule appends the scheduled time; `status` finds the latest audit of the bucket by `audit-all/<bucket>/`.
+    workflowId: `audit-all/${input.bucket}/scheduled`,
     taskQueue: deps.taskQueue,
     args: [input],
   };
