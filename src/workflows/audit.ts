@@ -8,6 +8,8 @@ import { lanes } from './helpers';
 
 /** Keys of each kind an app's report keeps in the result; the rest are counted. */
 const LIST_LIMIT = 20;
+/** Apps with problems whose keys the result keeps; beyond them, counts only (a result must stay far below Temporal's 2 MB payload limit). */
+const RESULT_APPS_WITH_KEYS = 100;
 /** Apps with problems, and keys of each, that the memo (shown in the Web UI's run list) names. */
 const MEMO_APPS = 10;
 const MEMO_KEYS = 3;
@@ -44,6 +46,7 @@ export async function AuditWorkflow(input: AuditInput): Promise<AuditResult> {
     else result.problems.push(r);
   }
   result.failed.sort((a, b) => a.app.localeCompare(b.app));
+  result.problems = result.problems.map((p, i) => (i < RESULT_APPS_WITH_KEYS ? p : { ...p, missing: [], mismatched: [], unreadable: [] }));
   upsertMemo({ result: memoOf(result) });
   return result;
 }
