@@ -83,6 +83,8 @@ export interface PublishSettings extends RetentionSettings {
   prune: boolean;
   /** Copy server-side what the bucket already holds under another key (default true; `--no-copy`). */
   copy?: boolean;
+  /** Check before going live that every file the build's entry files load exists (issue 17). */
+  verifyReferences: boolean;
   cacheMaxAge: number;
   batchFiles: number;
   batchBytes: number;
@@ -439,6 +441,7 @@ const PublishSchema = z.object({
   ...retentionFields,
   prune: z.boolean(),
   copy: z.boolean().optional(),
+  verifyReferences: z.boolean(),
   cacheMaxAge: intFrom('-g/--cache-max-age', 0),
   batchFiles: intFrom('--batch-files', 1, 10_000),
   batchBytes: intFrom('--batch-bytes', 1),
@@ -473,6 +476,7 @@ export function resolvePublishSettings(options: RawOptions): PublishSettings {
     ...retentionInput(options, PUBLISH_DEFAULTS.lockWait),
     prune: options.prune !== false,
     copy: options.copy !== false,
+    verifyReferences: options.verifyReferences !== false,
     cacheMaxAge: pick('cacheMaxAge'),
     batchFiles: pick('batchFiles'),
     batchBytes: pick('batchBytes'),
@@ -571,6 +575,19 @@ export function resolveScheduleSettings(options: RawOptions, bucket: string): Sc
     cron: first(options.cron),
   });
   return s.every || s.cron ? s : { ...s, every: '1h' as Duration };
+}
+
+/**
+ * The audit Schedule beside the prune's (issue 17): `--audit-every` (default 1d) or
+ * `--audit-cron`, `--audit-schedule-id`; undefined with `--no-audit`.
+ */
+export function resolveAuditScheduleSettings(options: RawOptions, bucket: string): ScheduleSettings | undefined {
+  if (options.audit === false) return undefined;
+  const s = parse(
+    ScheduleSchema,
+    { scheduleId: first(options.auditScheduleId) ?? `pushcache-audit/${bucket}`, every: first(options.auditEvery), cron: first(options.auditCron) },
+  );
+  return s.every || s.cron ? s : { ...s, every: '1d' as Duration };
 }
 
 /** Where a server of the worker listens. */

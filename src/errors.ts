@@ -12,6 +12,7 @@ export const PERMANENT_FAILURE_TYPES = [
   'AccessDenied',
   'BucketNotFound',
   'CorruptRecord',
+  'MissingReferences',
 ] as const;
 
 export abstract class PushcacheError extends Error {
@@ -104,6 +105,31 @@ export class CorruptRecordError extends PushcacheError {
     detail: string,
   ) {
     super(`object ${key} is corrupt: ${detail}`);
+  }
+}
+
+/** How many missing paths a MissingReferences message names before "and K more". */
+const MISSING_SHOWN = 10;
+
+/**
+ * Thrown by the reference gate: the build's fed-mods.json or index.html loads files of the app
+ * that are neither in the build nor in the bucket. The asset proxy would answer them with
+ * index.html, status 200, and every browser loading the build would break.
+ */
+export class MissingReferencesError extends PushcacheError {
+  override readonly name = 'MissingReferencesError';
+  readonly type = 'MissingReferences';
+  readonly permanent = true;
+  constructor(
+    readonly app: string,
+    readonly missing: readonly string[],
+  ) {
+    const shown = missing.slice(0, MISSING_SHOWN).join(', ');
+    const more = missing.length > MISSING_SHOWN ? ` and ${missing.length - MISSING_SHOWN} more` : '';
+    super(
+      `the build of ${app} references ${missing.length} file${missing.length === 1 ? '' : 's'} that ${missing.length === 1 ? 'is' : 'are'} neither in the build nor under data/${app}/: ` +
+        `${shown}${more}; nothing of the build went live: fix the build (or publish with --no-verify-references to let it through)`,
+    );
   }
 }
 

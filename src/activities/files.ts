@@ -20,6 +20,7 @@ import { copyInstead, decisionReasons, planBatchCopies } from './copies';
 import { withFailureTranslation } from './failures';
 import { createGoLiveActivities } from './go-live';
 import { beatingWhile, progressHeartbeat } from './heartbeat';
+import { createReferenceGateActivities } from './reference-gate';
 import type { DiscardStagingInput, StageInput, StageSummary, UploadBatchInput, UploadEntryPointInput, UploadResult } from './types';
 
 const WHOLE_READ_LIMIT = 1024 * 1024;
@@ -270,6 +271,8 @@ export function createFileActivities(deps: FileActivityDeps) {
     },
 
     ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs }),
+
+    ...createReferenceGateActivities({ storage: deps.storage, stagedTree }),
 
     /** Removes the staging record of a publish that gave up, so its files become collectable. */
     async discardStaging(input: DiscardStagingInput): Promise<void> {

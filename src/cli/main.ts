@@ -2,6 +2,7 @@
 // First: every import after it is compiled through the cache it enables.
 import './compile-cache';
 import { Command } from 'commander';
+import { auditCommand } from './audit-command';
 import { installRuntimeBeforeActions } from '../telemetry/runtime';
 import { demoCommand, devCommand } from './dev-command';
 import { popCommand } from './pop-command';
@@ -20,6 +21,7 @@ const program = new Command('pushcache')
   .showHelpAfterError()
   .addCommand(populateCommand())
   .addCommand(pruneCommand())
+  .addCommand(auditCommand())
   .addCommand(popCommand())
   .addCommand(rollbackCommand())
   .addCommand(statusCommand())

@@ -87,6 +87,11 @@ export function withPublishOptions(cmd: Command): Command {
     .addOption(new Option('--max-attempts <n>', `attempts per step before the publish fails, 0 = unlimited (default ${d.maxAttempts})`).env('PUSHCACHE_MAX_ATTEMPTS'))
     .addOption(new Option('--no-prune', 'do not prune the app after publishing (default: prune, as valpop does)').env('PUSHCACHE_NO_PRUNE'))
     .addOption(new Option('--no-copy', 'upload every new file, never copy server-side one the bucket holds under another key (default: copy)').env('PUSHCACHE_NO_COPY'))
+    .addOption(
+      new Option('--no-verify-references', "let a build go live even if its fed-mods.json or index.html loads files of the app that exist nowhere (default: refuse it)").env(
+        'PUSHCACHE_NO_VERIFY_REFERENCES',
+      ),
+    )
     .addOption(new Option('--heartbeat-timeout <duration>', `silence after which a Job is taken for dead (default ${d.heartbeatTimeout})`).env('PUSHCACHE_HEARTBEAT_TIMEOUT'))
     .addOption(new Option('--job-absence-timeout <duration>', `how long a publish waits for its Job to come back (default ${d.jobAbsenceTimeout})`).env('PUSHCACHE_JOB_ABSENCE_TIMEOUT'));
 }

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
-import { resolvePruneSettings, resolveScheduleSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { resolveAuditScheduleSettings, resolvePruneSettings, resolveScheduleSettings, resolveStorageSettings, resolveTemporalSettings, type RawOptions } from '../config';
+import { auditInput } from '../client/audit';
 import { pruneInput } from '../client/prune';
-import { applySchedule, deleteSchedule, triggerSchedule } from '../client/schedule';
+import { applyAuditSchedule, applySchedule, deleteSchedule, triggerSchedule } from '../client/schedule';
 import { currentLog } from '../telemetry/log';
 import { withTemporalClient } from './connect';
 import { runCommand } from './run';
@@ -14,7 +15,11 @@ export function scheduleCommand(): Command {
   const apply = new Command('apply')
     .description('create or update the Temporal Schedule that prunes every app (default hourly; overlapping runs are skipped)')
     .addOption(new Option('--every <interval>', 'run every 90s, 15m, 1h, 1d... (default 1h)').env('PUSHCACHE_PRUNE_EVERY'))
-    .addOption(new Option('--cron <expression>', 'run on a cron expression instead, e.g. "17 * * * *"').env('PUSHCACHE_PRUNE_CRON'));
+    .addOption(new Option('--cron <expression>', 'run on a cron expression instead, e.g. "17 * * * *"').env('PUSHCACHE_PRUNE_CRON'))
+    .addOption(new Option('--audit-every <interval>', 'run the audit of every app every 12h, 1d... (default 1d)').env('PUSHCACHE_AUDIT_EVERY'))
+    .addOption(new Option('--audit-cron <expression>', 'run the audit on a cron expression instead').env('PUSHCACHE_AUDIT_CRON'))
+    .addOption(new Option('--audit-schedule-id <id>', 'the audit Schedule (default pushcache-audit/<bucket>)').env('PUSHCACHE_AUDIT_SCHEDULE_ID'))
+    .addOption(new Option('--no-audit', 'no audit Schedule: delete it if there is one').env('PUSHCACHE_NO_AUDIT'));
   withTemporalOptions(withStorageOptions(withPruneOptions(withScheduleId(apply))));
   apply.action((options: RawOptions) => runCommand(() => runApply(options)));
 
@@ -48,6 +53,28 @@ async function runApply(options: RawOptions): Promise<void> {
       timeout: settings.timeout,
     },
   );
+  await applyAudit(options, bucket, settings, temporal);
+}
+
+/** The audit Schedule beside the prune's: created, updated, or with --no-audit deleted. */
+async function applyAudit(options: RawOptions, bucket: string, prune: ReturnType<typeof resolvePruneSettings>, temporal: ReturnType<typeof resolveTemporalSettings>): Promise<void> {
+  const audit = resolveAuditScheduleSettings(options, bucket);
+  if (!audit) {
+    const scheduleId = resolveAuditScheduleSettings({ ...options, audit: true }, bucket)!.scheduleId;
+    const existed = await withTemporalClient(temporal, (client) => deleteSchedule(scheduleId, { client }));
+    currentLog().info(`--no-audit: ${existed ? 'deleted' : 'there is no'} audit Schedule ${scheduleId}`, { event: 'audit-schedule-deleted', scheduleId, existed });
+    return;
+  }
+  const outcome = await withTemporalClient(temporal, (client) =>
+    applyAuditSchedule(audit, auditInput({ all: true }, bucket, prune), { client, taskQueue: temporal.taskQueue }),
+  );
+  currentLog().info(`${outcome} Schedule ${audit.scheduleId}: audit every app in ${bucket} ${audit.cron ? `on cron "${audit.cron}"` : `every ${audit.every}`}`, {
+    event: `audit-schedule-${outcome}`,
+    scheduleId: audit.scheduleId,
+    bucket,
+    every: audit.every,
+    cron: audit.cron,
+  });
 }
 
 async function runDelete(options: RawOptions): Promise<void> {

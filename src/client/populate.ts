@@ -48,6 +48,13 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   const tree = await (deps.scanned ?? scanSource(settings.source));
   await deps.storage.checkAccess();
 
+  if (!settings.verifyReferences) {
+    deps.report(`reference gate off (--no-verify-references): ${settings.app} goes live even if its fed-mods.json or index.html loads files that exist nowhere`, {
+      event: 'references-unverified',
+      level: 'warn',
+      app: settings.app,
+    });
+  }
   const workflowId = publishWorkflowId(settings.app, settings.image, tree.listDigest);
   const taskQueue = filesTaskQueue(workflowId);
   const attached = await isRunning(deps.client, workflowId);
@@ -79,6 +86,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
               heartbeatTimeout: PRUNE_DEFAULTS.heartbeatTimeout,
             }
           : undefined,
+        verifyReferences: settings.verifyReferences,
       },
     ],
     workflowIdConflictPolicy: 'USE_EXISTING',
@@ -250,6 +258,8 @@ export function describeProgress(p: PublishProgress, bytesPerSecond = 0, waiting
         (p.copied ? `, ${p.copied} copied in the bucket` : '') +
         (p.skipped ? ` (${p.skipped} unchanged files skipped)` : '')
       );
+    case 'checking-references':
+      return 'checking that every file fed-mods.json and index.html load is in the build or the bucket';
     case 'entry-copies':
       return 'keeping copies of the entry files for rollbacks';
     case 'waiting-to-go-live':

@@ -7,7 +7,9 @@ import {
   type ScheduleSpec,
 } from '@temporalio/client';
 import type { ScheduleSettings } from '../config';
+import type { AuditInput } from '../audit/types';
 import type { PruneInput } from '../prune/types';
+import type { AuditWorkflow } from '../workflows/audit';
 import type { PruneWorkflow } from '../workflows/prune';
 
 export interface ScheduleDeps {
@@ -27,15 +29,39 @@ export async function applySchedule(settings: ScheduleSettings, input: PruneInpu
     taskQueue: deps.taskQueue,
     args: [input],
   };
-  // A prune still running when the next one is due makes the next one pointless, not urgent.
+  return upsert(settings.scheduleId, spec, action, input.bucket, deps.client);
+}
+
+/** Creates the audit-all Schedule (issue 17), or brings an existing one to these settings. */
+export async function applyAuditSchedule(settings: ScheduleSettings, input: AuditInput, deps: ScheduleDeps): Promise<'created' | 'updated'> {
+  const spec: ScheduleSpec = settings.cron ? { cronExpressions: [settings.cron] } : { intervals: [{ every: settings.every! }] };
+  const action: ScheduleOptionsStartWorkflowAction<typeof AuditWorkflow> = {
+    type: 'startWorkflow',
+    workflowType: 'AuditWorkflow',
+    // The Schedule appends the scheduled time; `status` finds the latest audit of the bucket by `audit-all/<bucket>/`.
+    workflowId: `audit-all/${input.bucket}/scheduled`,
+    taskQueue: deps.taskQueue,
+    args: [input],
+  };
+  return upsert(settings.scheduleId, spec, action, input.bucket, deps.client);
+}
+
+async function upsert<W extends typeof PruneWorkflow | typeof AuditWorkflow>(
+  scheduleId: string,
+  spec: ScheduleSpec,
+  action: ScheduleOptionsStartWorkflowAction<W>,
+  bucket: string,
+  client: Client,
+): Promise<'created' | 'updated'> {
+  // A run still going when the next one is due makes the next one pointless, not urgent.
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10m' as const };
   try {
-    await deps.client.schedule.create({ scheduleId: settings.scheduleId, spec, action, policies, memo: { bucket: input.bucket } });
+    await client.schedule.create({ scheduleId, spec, action, policies, memo: { bucket } });
     return 'created';
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
-  await deps.client.schedule.getHandle(settings.scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
+  await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
   return 'updated';
 }
 

@@ -13,6 +13,7 @@ import type { DataObject, RetentionRule, StoredObject } from '../prune/retention
 import type { PruneTarget } from '../config';
 import type { Storage } from '../storage/storage';
 import { appLockWorkflowId, lockStateQuery, type LockMode } from '../workflows/app-lock-api';
+import { describeLastAudit, lastAudit, type LastAudit } from './last-audit';
 import { formatBytes } from './populate';
 
 /** One retained build, newest first in a status. */
@@ -54,6 +55,8 @@ export interface AppStatus {
   /** What a prune with the given rule would delete now (orphans included, as the scheduled prune does). */
   nextPrune: { builds: number; objects: number; orphans: number; copies: number; recentlyWritten: number };
   inFlight: RunInFlight[];
+  /** The latest audit that covered the app (issue 17). */
+  lastAudit?: LastAudit;
 }
 
 /** An app whose manifests could not be read: its status cannot be told, as it cannot be pruned. */
@@ -79,7 +82,8 @@ export async function status(target: PruneTarget, rule: RetentionRule, deps: Sta
   const out: Array<AppStatus | BrokenApp> = [];
   for (const app of apps) {
     try {
-      out.push(await appStatus(app, rule, deps));
+      const s = await appStatus(app, rule, deps);
+      out.push({ ...s, lastAudit: await lastAudit(deps.client, deps.bucket, app) });
     } catch (err) {
       if (!('all' in target)) throw err;
       out.push({ app, error: oneLine(err) });
@@ -244,6 +248,7 @@ export function describeStatus(statuses: ReadonlyArray<AppStatus | BrokenApp>): 
         ? '  in flight: nothing'
         : `  in flight: ${s.inFlight.map((r) => `${r.workflowId} (${r.holding ? 'holds' : 'waits for'} the app lock, ${r.mode})`).join(', ')}`,
     );
+    lines.push(describeLastAudit(s.lastAudit));
   }
   return lines;
 }

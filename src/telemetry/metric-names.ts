@@ -15,6 +15,11 @@ export const METRICS = {
   prunedManifests: { name: 'pushcache_pruned_manifests', description: 'Manifests deleted by prunes' },
   prunedObjects: { name: 'pushcache_pruned_objects', description: 'Data objects deleted by prunes, by reason (aged-out: named only by deleted builds; orphan: named by no build)' },
   pruneDuration: { name: 'pushcache_prune_duration', unit: 'seconds', description: 'Prunes of one app from start to end (lock wait included), by status' },
+  audits: { name: 'pushcache_audits', description: 'Audits of one app that ended, by app and status (ok, problems, failed)' },
+  auditMissing: { name: 'pushcache_audit_missing_objects', description: 'Objects a retained build names that an audit found missing, by app' },
+  auditMismatched: { name: 'pushcache_audit_mismatched_objects', description: 'Objects an audit found with another size or ETag than their build recorded, by app' },
+  auditUnreadable: { name: 'pushcache_audit_unreadable_manifests', description: 'Manifests an audit could not read, by app' },
+  auditLiveMismatches: { name: 'pushcache_audit_live_mismatches', description: "Audits that found an app's live fed-mods.json not its newest build's, by app" },
 } as const;
 
 /**

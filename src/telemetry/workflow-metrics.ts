@@ -9,6 +9,7 @@ import {
   type WorkflowInboundCallsInterceptor,
   type WorkflowInterceptorsFactory,
 } from '@temporalio/workflow';
+import type { AuditResult } from '../audit/types';
 import type { AppPruneResult, PruneInput } from '../prune/types';
 import type { PublishInput, PublishResult } from '../workflows/types';
 import { METRICS } from './metric-names';
@@ -57,6 +58,7 @@ function recorderFor(workflowType: string, input: unknown): RunRecorder | undefi
   if (workflowType === 'PublishWorkflow') return publishRecorder((input as PublishInput).app);
   // A prune of every app is counted through its children, one prune per app.
   if (workflowType === 'PruneWorkflow' && !(input as PruneInput).all) return pruneRecorder((input as PruneInput).app!);
+  if (workflowType === 'AuditWorkflow') return auditRecorder;
   return undefined;
 }
 
@@ -109,3 +111,24 @@ function pruneRecorder(app: string): RunRecorder {
     ended: end,
   };
 }
+
+/** Per app of the audit's result; the problem counters are added to only when there is a problem, so a clean bucket's series stay absent. */
+const auditRecorder: RunRecorder = {
+  completed(result) {
+    const r = result as AuditResult;
+    const problems = new Map(r.problems.map((p) => [p.app, p]));
+    const failed = new Set(r.failed.map((f) => f.app));
+    for (const app of r.apps) {
+      const p = problems.get(app);
+      counter(METRICS.audits).add(1, { app, status: failed.has(app) ? 'failed' : p ? 'problems' : 'ok' });
+      if (!p) continue;
+      if (p.missingCount) counter(METRICS.auditMissing).add(p.missingCount, { app });
+      if (p.mismatchedCount) counter(METRICS.auditMismatched).add(p.mismatchedCount, { app });
+      if (p.unreadableCount) counter(METRICS.auditUnreadable).add(p.unreadableCount, { app });
+      if (p.liveProblem) counter(METRICS.auditLiveMismatches).add(1, { app });
+    }
+  },
+  ended() {
+    // A run that failed as a whole audited nothing it could report per app.
+  },
+};

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createAuditActivities } from '../activities/audit';
 import { createLockActivities } from '../activities/lock';
 import { createPruneActivities } from '../activities/prune';
 import { createStorageActivities } from '../activities/storage';
@@ -40,6 +41,7 @@ export async function createSharedWorker(options: SharedWorkerOptions): Promise<
     activities: {
       ...createStorageActivities({ openStorage: options.openStorage }),
       ...createPruneActivities({ openStorage: options.openStorage }),
+      ...createAuditActivities({ openStorage: options.openStorage }),
       ...createLockActivities({ client: new Client({ connection: options.connection, namespace: options.namespace }) }),
     },
     ...options.tuning,

@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure } from '@temp
 
 // Mirrors PERMANENT_FAILURE_TYPES in src/errors.ts (a unit test keeps them equal); workflow
 // code may import only @temporalio/workflow and types.
-export const PERMANENT = ['ConfigError', 'InvalidName', 'SourceError', 'SourceChanged', 'AccessDenied', 'BucketNotFound', 'CorruptRecord'];
+export const PERMANENT = ['ConfigError', 'InvalidName', 'SourceError', 'SourceChanged', 'AccessDenied', 'BucketNotFound', 'CorruptRecord', 'MissingReferences'];
 
 /** Re-throws an activity's failure with the step and the root cause in one line. */
 export async function describeFailure<T>(step: string, fn: () => Promise<T>): Promise<T> {

@@ -99,6 +99,11 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     startUploading(staged);
     try {
       await uploadBatches(staged);
+      // A build that loads files existing nowhere would be answered with index.html: it fails
+      // here, before anything of it replaces the live build (issue 17).
+      if (patched('reference-gate') && input.verifyReferences !== false) {
+        await step(progress, 'checking-references', 'checking the files the build references', () => files.checkReferences(source(staged)));
+      }
       // Later builds overwrite the entry files in place; the copies are what a rollback restores.
       const keepCopies = () => files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId });
       let copies: Promise<unknown> | undefined;

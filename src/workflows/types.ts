@@ -30,6 +30,8 @@ export interface PublishInput {
   jobAbsenceTimeout: Duration;
   /** Absent when the Job was told not to prune. */
   prune?: PostPublishPrune;
+  /** false: skip the reference gate (`--no-verify-references`); absent or true: check. */
+  verifyReferences?: boolean;
 }
 
 export type PublishPhase =
@@ -37,6 +39,7 @@ export type PublishPhase =
   | 'staging'
   | 'up-to-date'
   | 'uploading'
+  | 'checking-references'
   | 'entry-copies'
   | 'waiting-to-go-live'
   | 'going-live'

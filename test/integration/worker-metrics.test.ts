@@ -178,6 +178,18 @@ describe('pushcache worker: health and metrics', () => {
     for (const dir of [first, second]) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('counts audits and what they found (issue 17); the audit command exits 1 naming the key', async () => {
+    await openTestStorage(bucket).delete([`data/${APP}/js/412.b71c03de.js`]);
+    const audited = await runCli(['audit', '-r', APP, '--json'], env);
+    expect(audited.code).toBe(1);
+    expect(audited.stdout).toContain(`${APP}: missing data/${APP}/js/412.b71c03de.js (named by manifests/${APP}/`);
+    expect(JSON.parse(audited.stdout.trim().split('\n').at(-1)!)).toMatchObject({ apps: [APP], missing: 1, ok: 0 });
+    const text = await eventually('the audit in /metrics', async () => (await get(metricsUrl))?.body ?? '', (t) => sample(t, 'pushcache_audits_total', { app: APP }) === 1);
+    expect(sample(text, 'pushcache_audits_total', { app: APP, status: 'problems' })).toBe(1);
+    expect(sample(text, 'pushcache_audit_missing_objects_total', { app: APP })).toBe(1);
+    expect(sample(text, 'pushcache_audit_mismatched_objects_total', { app: APP })).toBeUndefined();
+  });
+
   it('stops on SIGTERM with exit code 0', async () => {
     worker.child.kill('SIGTERM');
     const r = await worker.result;

@@ -23,6 +23,15 @@ async function parsePopulate(argv: string[], env: Record<string, string> = {}): 
 
 const required = ['-s', '/assets', '-r', 'app'];
 
+describe('the reference gate on the command line (issue 17)', () => {
+  it("is on for valpop's command line, and off only when asked", async () => {
+    const valpop = ['-b', 'frontend', '-a', 'minio', 'populate', '-r', 'app', '-s', '/assets', '-i', 'img', '--timeout', '172800'];
+    expect(resolvePublishSettings(await parsePopulate(valpop)).verifyReferences).toBe(true);
+    expect(resolvePublishSettings(await parsePopulate(['populate', ...required, '--no-verify-references'])).verifyReferences).toBe(false);
+    expect(resolvePublishSettings(await parsePopulate(['populate', ...required], { PUSHCACHE_NO_VERIFY_REFERENCES: 'true' })).verifyReferences).toBe(false);
+  });
+});
+
 describe("valpop's global flags before the subcommand", () => {
   it('moves them after the subcommand, in order, in every spelling cobra accepts', () => {
     expect(hoistGlobalFlags(['-b', 'B', '-a', 'H', 'populate', '-s', 'x'])).toEqual(['populate', '--bucket', 'B', '--hostname', 'H', '-s', 'x']);
