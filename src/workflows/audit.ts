@@ -4,7 +4,7 @@ import type { AuditActivities } from '../activities/audit';
 import type { PruneActivities } from '../activities/prune';
 import type { AuditInput, AuditResult } from '../audit/types';
 import { PERMANENT, rootMessage } from './failures';
-import { lanes } from './helpers';
+import { attemptsOf, lanes } from './helpers';
 
 /** Keys of each kind an app's report keeps in the result; the rest are counted. */
 const LIST_LIMIT = 20;
@@ -21,8 +21,7 @@ const MEMO_KEYS = 3;
  * up as a problem that the next audit no longer finds.
  */
 export async function AuditWorkflow(input: AuditInput): Promise<AuditResult> {
-  // 0 means unlimited, which the SDK spells as no maximumAttempts (it refuses 0).
-  const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', ...(input.maxAttempts > 0 ? { maximumAttempts: input.maxAttempts } : {}), nonRetryableErrorTypes: PERMANENT };
+  const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', ...attemptsOf(input.maxAttempts), nonRetryableErrorTypes: PERMANENT };
   const audit = proxyActivities<AuditActivities>({ startToCloseTimeout: '30m', retry });
   const listing = proxyActivities<PruneActivities>({ startToCloseTimeout: '10m', retry });
 

@@ -17,3 +17,11 @@ export function step<P, T>(progress: { phase: P }, phase: P, label: string, fn: 
   progress.phase = phase;
   return describeFailure(label, fn);
 }
+
+/**
+ * The attempts part of a retry policy from `--max-attempts`: 0 means unlimited, which the SDK
+ * spells as no `maximumAttempts` (it refuses 0, and a refused policy fails every workflow task).
+ */
+export function attemptsOf(maxAttempts: number): { maximumAttempts?: number } {
+  return maxAttempts > 0 ? { maximumAttempts: maxAttempts } : {};
+}

@@ -16,7 +16,7 @@ import type { PruneActivities } from '../activities/prune';
 import type { AppPruneResult, PruneAllResult, PruneCounts, PruneInput, PruneOptions } from '../prune/types';
 import { acquireAppLock } from './app-lock';
 import { describeFailure, PERMANENT, rootMessage } from './failures';
-import { lanes } from './helpers';
+import { attemptsOf, lanes } from './helpers';
 import { retentionRule } from './retention-rule';
 
 export interface PruneAllProgress {
@@ -41,7 +41,7 @@ export async function PruneWorkflow(input: PruneInput, carried?: PruneAllCarry):
 }
 
 async function pruneApp(input: PruneOptions, app: string): Promise<AppPruneResult> {
-  const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT };
+  const retry: RetryPolicy = { initialInterval: '1s', maximumInterval: '30s', ...attemptsOf(input.maxAttempts), nonRetryableErrorTypes: PERMANENT };
   // Planning holds the app's exclusive lock: it heartbeats on progress, so a lost worker costs
   // the app's publishes a heartbeat timeout, not the 30 minutes a large app may take to plan.
   const planning = proxyActivities<PruneActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: input.heartbeatTimeout, retry, ...placement(input) });
@@ -130,7 +130,7 @@ export interface PruneAllCarry {
 async function pruneAll(input: PruneOptions, parallelism: number, carried?: PruneAllCarry): Promise<PruneAllResult> {
   const acts = proxyActivities<PruneActivities>({
     startToCloseTimeout: '10m',
-    retry: { maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: PERMANENT },
+    retry: { maximumInterval: '30s', ...attemptsOf(input.maxAttempts), nonRetryableErrorTypes: PERMANENT },
     ...placement(input),
   });
   const listed = await placed(input, 'listing the apps in the bucket', () => acts.listApps({ bucket: input.bucket }));

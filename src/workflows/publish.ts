@@ -16,7 +16,7 @@ import type { StageSummary, UploadResult } from '../activities/types';
 import type { AppPruneResult } from '../prune/types';
 import { acquireAppLock } from './app-lock';
 import { describeFailure, PERMANENT, rootMessage } from './failures';
-import { lanes, step } from './helpers';
+import { attemptsOf, lanes, step } from './helpers';
 import { PruneWorkflow } from './prune';
 import type { PostPublishPrune, PublishInput, PublishProgress, PublishResult } from './types';
 
@@ -33,7 +33,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '30s',
-    maximumAttempts: input.maxAttempts,
+    ...attemptsOf(input.maxAttempts),
     nonRetryableErrorTypes: PERMANENT,
   };
   const files = proxyActivities<FileActivities>({
@@ -50,7 +50,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     startToCloseTimeout: '10m',
     scheduleToStartTimeout: input.jobAbsenceTimeout,
     // 0 stays unlimited; otherwise at least 20 attempts.
-    retry: { ...retry, maximumAttempts: input.maxAttempts === 0 ? 0 : Math.max(input.maxAttempts, 20) },
+    retry: { ...retry, ...attemptsOf(input.maxAttempts === 0 ? 0 : Math.max(input.maxAttempts, 20)) },
   });
   // Short bucket calls (one manifest write, one delete): a worker that dies in one is replaced
   // after this timeout, so it is kept small. Only runs started before the go-live step use them.

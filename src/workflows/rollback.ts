@@ -3,6 +3,7 @@ import type { RollbackActivities } from '../activities/rollback';
 import type { RollbackTarget } from '../rollback/types';
 import { acquireAppLock } from './app-lock';
 import { describeFailure, PERMANENT } from './failures';
+import { attemptsOf } from './helpers';
 import type { RollbackInput, RollbackResult } from './types';
 
 export type RollbackPhase = 'waiting-for-prune' | 'checking' | 'restoring' | 'manifest' | 'done' | 'failed';
@@ -17,7 +18,7 @@ export const rollbackPhaseQuery = defineQuery<RollbackPhase>('phase');
 export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
   const acts = proxyActivities<RollbackActivities>({
     startToCloseTimeout: '10m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: [...PERMANENT, 'NotRestorable'] },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', ...attemptsOf(input.maxAttempts), nonRetryableErrorTypes: [...PERMANENT, 'NotRestorable'] },
   });
   const { runId } = workflowInfo();
   const timestamp = Math.floor(workflowInfo().runStartTime.getTime() / 1000);

@@ -99,6 +99,16 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     expect(await listKeys(openTestStorage(bucket), manifestPrefix('again'))).toEqual([first.manifestKey, second.manifestKey].sort());
   });
 
+  it('publishes and prunes with --max-attempts 0 (unlimited), which the SDK spells as no maximum', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    // A retry policy of 0 attempts is refused by the SDK: every workflow task would fail and the Job would wait for ever.
+    const outcome = await publish({ source, app: 'unlimited', image: 'img:1', bucket, extra: { maxAttempts: '0' } });
+    expect(outcome.manifestKey).toMatch(/^manifests\/unlimited\/\d+$/);
+    expect(outcome.prune).toEqual(expect.objectContaining({ status: expect.any(String) }));
+    expect(outcome.prune?.status).not.toBe('failed');
+  });
+
   it('streams a file above the multipart threshold and stores it byte for byte', async () => {
     const bucket = await newBucket();
     const source = generatedTree(3, 100);
