@@ -2,12 +2,14 @@ import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
 import { commitManifest, findCommitted } from '../bucket/claim-manifest';
 import { discardGoLive, readGoLiveRecord, writeGoLiveRecordOnce } from '../bucket/go-live-records';
-import { listAppObjects } from '../bucket/listings';
+import { listAppObjects, type ListedObject } from '../bucket/listings';
+import { readReadableManifests } from '../bucket/manifests';
 import { readStagingRecord } from '../bucket/staging';
 import type { GoLiveRecord } from '../contract/go-live';
-import { dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey } from '../contract/keys';
+import { buildCopyKey, dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey, isEntryFile } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { CorruptRecordError } from '../errors';
+import { keepFor } from '../rollback/target';
 import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
 import type { ScannedSource } from '../source/scan';
 import type { Storage, WriteOptions } from '../storage/storage';
@@ -38,6 +40,23 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
   const readRecord = (app: string, publishId: string) => readGoLiveRecord(storage, app, publishId);
   const discard = (app: string, publishId: string) => discardGoLive(storage, app, publishId);
 
+  /**
+   * Marks the writes that replace bytes a retained build recorded with other bytes: those
+   * objects are kept under that build's copies, so a rollback to it can bring them back. The
+   * manifests are read only when some non-entry object is replaced by other bytes, which a
+   * publish of all-new (hashed) files never does.
+   */
+  async function markKept(app: string, writes: GoLiveWrite[], listing: ReadonlyMap<string, ListedObject>, incoming: ReadonlyMap<string, string>): Promise<void> {
+    const candidates = writes.filter((w) => w.existed && !isEntryFile(w.path));
+    if (candidates.length === 0) return;
+    const retained = await readReadableManifests(storage, app);
+    for (const w of candidates) {
+      const object = listing.get(w.path);
+      const owner = object && keepFor(w.path, object, incoming.get(w.path), retained);
+      if (owner) w.kept = owner;
+    }
+  }
+
   return {
     /**
      * Lists the app's objects, decides what the go-live step writes, copies aside every object
@@ -62,12 +81,18 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
           beat.advanced();
         });
         const writes = planGoLive(tree.files, listing, { heldBack: new Set(staged.deferred ?? []), skipped: new Set(staged.skipped ?? []) });
+        await markKept(input.app, writes, listing, new Map(tree.files.map((f) => [f.path, f.sha256])));
         await pMap(
           writes.filter((w) => w.existed),
           async (w) => {
             Context.current().cancellationSignal.throwIfAborted();
+            // An object a retained build needs is copied once, where it outlives this step.
+            const aside = w.kept ? buildCopyKey(input.app, w.kept, w.path) : goLiveBackupKey(input.app, input.publishId, w.path);
             // Gone since the listing: there is nothing of the old build to keep or put back.
-            if (!(await storage.copy(dataKey(input.app, w.path), goLiveBackupKey(input.app, input.publishId, w.path)))) w.existed = false;
+            if (!(await storage.copy(dataKey(input.app, w.path), aside))) {
+              w.existed = false;
+              delete w.kept;
+            }
             copied++;
             beat.advanced();
           },
@@ -151,7 +176,7 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
         if (!w.existed) {
           await storage.delete([key]);
           removed++;
-        } else if (await storage.copy(goLiveBackupKey(input.app, input.publishId, w.path), key)) {
+        } else if (await storage.copy(w.kept ? buildCopyKey(input.app, w.kept, w.path) : goLiveBackupKey(input.app, input.publishId, w.path), key)) {
           restored++;
         } else {
           lost.push(w.path);
@@ -167,5 +192,6 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
 }
 
 function summarise(writes: readonly GoLiveWrite[]): GoLiveSummary {
-  return { writes: writes.length, replaced: writes.filter((w) => w.existed).length };
+  const kept = writes.filter((w) => w.kept !== undefined).length;
+  return { writes: writes.length, replaced: writes.filter((w) => w.existed).length, ...(kept > 0 ? { kept } : {}) };
 }
