@@ -7,6 +7,7 @@ import { resolvePruneSettings, resolvePublishSettings } from '../../src/config';
 import { populate } from '../../src/client/populate';
 import { prune } from '../../src/client/prune';
 import { rollback } from '../../src/client/rollback';
+import { status, type AppStatus } from '../../src/client/status';
 import { buildCopyPrefix, dataKey, manifestPrefix } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
 import { createS3Client } from '../../src/storage/s3';
@@ -105,6 +106,12 @@ describe.each([
     const copies2 = buildCopyPrefix('app', b2.outcome.runId);
     expect(await listKeys(storage, copies2)).toEqual(ENTRY_FILES.map((f) => copies2 + f));
     expect(await listKeys(storage, 'pushcache/go-live/')).toEqual([]);
+    // status says so.
+    const [st] = (await status({ app: 'app' }, { minAssetRecords: 10, timeoutSeconds: 86400, graceSeconds: 86400 }, { storage, client: harness.client, bucket })) as AppStatus[];
+    expect(st.builds.map((b) => [b.timestamp, b.rollback])).toEqual([
+      [b2.timestamp, { possible: true, restores: ENTRY_FILES.length }],
+      [b1.timestamp, { possible: true, restores: ENTRY_FILES.length + IN_PLACE.length }],
+    ]);
 
     // Back to build 1: every file byte-equal with its headers, fed-mods.json last.
     let from = events.length;
