@@ -3,13 +3,13 @@ import pMap from 'p-map';
 import { commitManifest, findCommitted } from '../bucket/claim-manifest';
 import { discardGoLive, readGoLiveRecord, writeGoLiveRecordOnce } from '../bucket/go-live-records';
 import { listAppObjects, type ListedObject } from '../bucket/listings';
-import { readReadableManifests } from '../bucket/manifests';
+import { visitManifestsNewestFirst } from '../bucket/manifests';
 import { readStagingRecord } from '../bucket/staging';
 import type { GoLiveRecord } from '../contract/go-live';
 import { buildCopyKey, dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey, isEntryFile } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { CorruptRecordError } from '../errors';
-import { keepFor } from '../rollback/target';
+import { keepDecision } from '../rollback/target';
 import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
 import type { ScannedSource } from '../source/scan';
 import type { Storage, WriteOptions } from '../storage/storage';
@@ -43,18 +43,21 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
   /**
    * Marks the writes that replace bytes a retained build recorded with other bytes: those
    * objects are kept under that build's copies, so a rollback to it can bring them back. The
-   * manifests are read only when some non-entry object is replaced by other bytes, which a
-   * publish of all-new (hashed) files never does.
+   * manifests are read, newest first and only until every such write is decided, when some
+   * non-entry object is replaced, which a publish of all-new (hashed) files never does.
    */
   async function markKept(app: string, writes: GoLiveWrite[], listing: ReadonlyMap<string, ListedObject>, incoming: ReadonlyMap<string, string>): Promise<void> {
-    const candidates = writes.filter((w) => w.existed && !isEntryFile(w.path));
-    if (candidates.length === 0) return;
-    const retained = await readReadableManifests(storage, app);
-    for (const w of candidates) {
-      const object = listing.get(w.path);
-      const owner = object && keepFor(w.path, object, incoming.get(w.path), retained);
-      if (owner) w.kept = owner;
-    }
+    const pending = new Map(writes.filter((w) => w.existed && !isEntryFile(w.path) && listing.get(w.path)?.etag !== undefined).map((w) => [w.path, w]));
+    if (pending.size === 0) return;
+    await visitManifestsNewestFirst(storage, app, ({ manifest }) => {
+      for (const [path, w] of pending) {
+        const decision = keepDecision(path, listing.get(path)!, incoming.get(path), manifest);
+        if (decision === 'not-named') continue;
+        if (decision !== null) w.kept = decision;
+        pending.delete(path);
+      }
+      return pending.size === 0;
+    });
   }
 
   return {

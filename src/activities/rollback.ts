@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
 import { claimManifestKey } from '../bucket/claim-manifest';
 import { listAppObjects, listUnder } from '../bucket/listings';
@@ -60,11 +61,12 @@ export function createRollbackActivities(deps: RollbackActivityDeps) {
     async restoreEntryFiles(input: RestoreEntryFilesInput): Promise<UploadResult> {
       const storage = deps.openStorage(input.bucket);
       await readTarget(storage, input.manifestKey);
-      const { manifests, target, plan, objects } = await planFor(storage, input.app, { timestamp: manifestTimestampOf(input.manifestKey) });
-      const m = target.manifest;
       let done = 0;
-      const beat = progressHeartbeat(() => ({ done }), HEARTBEAT_MS);
+      const beat = progressHeartbeat(() => ({ done }), heartbeatIntervalMs());
       try {
+        // Listing a large app takes a while: every object listed is progress.
+        const { manifests, target, plan, objects } = await planFor(storage, input.app, { timestamp: manifestTimestampOf(input.manifestKey) }, beat.advanced);
+        const m = target.manifest;
         const body = plan.restore.filter((r) => !isEntryFile(r.path));
         // Kept before anything is overwritten: a retry finds those files already restored.
         await pMap(
@@ -138,14 +140,23 @@ export type RollbackActivities = ReturnType<typeof createRollbackActivities>;
 
 /** Server-side copies in flight at once, as in the go-live step. */
 const COPY_CONCURRENCY = 16;
-/** How often a restore reports progress; the workflow's heartbeat timeout is well above it. */
-const HEARTBEAT_MS = 2000;
+/** How often a restore reports progress: a quarter of its heartbeat timeout, at most every 2 s. */
+function heartbeatIntervalMs(): number {
+  let timeout: number | undefined;
+  try {
+    timeout = Context.current().info.heartbeatTimeoutMs;
+  } catch {
+    // Called outside an activity (a unit test): progressHeartbeat does nothing then.
+  }
+  return timeout ? Math.max(100, Math.min(2000, timeout / 4)) : 2000;
+}
 
 /** The target, the app's manifests and listings, and how each file of the target comes back. */
-async function planFor(storage: Storage, app: string, to: RollbackTo) {
+async function planFor(storage: Storage, app: string, to: RollbackTo, onProgress?: () => void) {
   const manifests = await readManifests(storage, app);
+  onProgress?.();
   const target = resolveTarget(app, manifests, to);
-  const [objects, copies] = await Promise.all([listAppObjects(storage, app), listUnder(storage, buildCopiesPrefix(app))]);
+  const [objects, copies] = await Promise.all([listAppObjects(storage, app, onProgress), listUnder(storage, buildCopiesPrefix(app), onProgress)]);
   return { manifests, target, objects, plan: restorePlanOrThrow(app, target, manifests, objects, copies) };
 }
 

@@ -190,13 +190,22 @@ function keptBytes(owner: Manifest, target: Manifest, p: string, c: ListedObject
  * The copy goes under the newest such build, which retention deletes last.
  */
 export function keepFor(path: string, object: ListedObject, incoming: string | undefined, retained: readonly StoredManifest[]): string | undefined {
-  if (isEntryFile(path) || object.etag === undefined) return undefined;
   const newestFirst = [...retained].sort((a, b) => b.timestamp - a.timestamp);
   for (const r of newestFirst) {
-    const m = r.manifest;
-    if (m.publishId === undefined || !isBuildId(m.publishId)) continue;
-    if (m.sizes?.[path] !== object.size || m.etags?.[path] !== object.etag) continue;
-    return m.sha256?.[path] !== undefined && m.sha256[path] === incoming ? undefined : m.publishId;
+    const decision = keepDecision(path, object, incoming, r.manifest);
+    if (decision !== 'not-named') return decision ?? undefined;
   }
   return undefined;
+}
+
+/**
+ * What one manifest says about keeping `object` (see keepFor): the build to keep it for, null
+ * when nothing is to be kept, 'not-named' when this build did not write those bytes there and
+ * an older one must be asked.
+ */
+export function keepDecision(path: string, object: ListedObject, incoming: string | undefined, m: Manifest): string | null | 'not-named' {
+  if (isEntryFile(path) || object.etag === undefined) return null;
+  if (m.publishId === undefined || !isBuildId(m.publishId)) return 'not-named';
+  if (m.sizes?.[path] !== object.size || m.etags?.[path] !== object.etag) return 'not-named';
+  return m.sha256?.[path] !== undefined && m.sha256[path] === incoming ? null : m.publishId;
 }
