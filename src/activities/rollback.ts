@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
 import { claimManifestKey } from '../bucket/claim-manifest';
-import { listAppObjects, listUnder } from '../bucket/listings';
+import { listAppObjects, listUnder, type ListedObject } from '../bucket/listings';
 import { readManifest, readManifests } from '../bucket/manifests';
 import { buildCopiesPrefix, buildCopyKey, dataKey, isEntryFile, manifestKey, manifestTimestamp } from '../contract/keys';
 import { renderManifest, type FileRecord, type Manifest } from '../contract/manifest';
@@ -10,7 +10,7 @@ import { validateAppName } from '../contract/names';
 import { cacheControl, contentType, DEFAULT_CACHE_MAX_AGE } from '../contract/headers';
 import { CorruptRecordError } from '../errors';
 import { NotRestorableError } from '../rollback/errors';
-import { keepFor, resolveTarget, restoreOrder, restorePlanOrThrow, rollbackCacheMaxAge } from '../rollback/target';
+import { keepFor, resolveTarget, restoredEtag, restoreOrder, restorePlanOrThrow, rollbackCacheMaxAge } from '../rollback/target';
 import type { CheckRollbackInput, CommitRollbackInput, RestoreEntryFilesInput, RollbackTarget, RollbackTo } from '../rollback/types';
 import type { Storage } from '../storage/storage';
 import { withFailureTranslation } from './failures';
@@ -116,7 +116,13 @@ export function createRollbackActivities(deps: RollbackActivityDeps) {
     async commitRollbackManifest(input: CommitRollbackInput): Promise<CommitManifestResult> {
       const storage = deps.openStorage(input.bucket);
       const target = await readTarget(storage, input.manifestKey);
-      const files: FileRecord[] = target.files.map((path) => ({ path, size: target.sizes![path], sha256: target.sha256![path], etag: target.etags![path] }));
+      const listing = Object.values(target.etags!).some((e) => /-\d+$/.test(e)) ? await listAppObjects(storage, input.app) : new Map<string, ListedObject>();
+      const files: FileRecord[] = target.files.map((path) => ({
+        path,
+        size: target.sizes![path],
+        sha256: target.sha256![path],
+        etag: restoredEtag(target.etags![path], target.sizes![path], listing.get(path)),
+      }));
       return claimManifestKey(
         storage,
         input,

@@ -209,3 +209,15 @@ export function keepDecision(path: string, object: ListedObject, incoming: strin
   if (m.sizes?.[path] !== object.size || m.etags?.[path] !== object.etag) return 'not-named';
   return m.sha256?.[path] !== undefined && m.sha256[path] === incoming ? null : m.publishId;
 }
+
+/**
+ * The ETag the rollback's manifest records for a file. A server-side copy of an object uploaded
+ * in parts gets the plain MD5 form, not the `<md5>-<parts>` the target recorded: a file restored
+ * from a kept copy then has another ETag for the same bytes. Recording the one it has lets the
+ * next overwrite see whose bytes it holds (and keep them). Only that case is taken from the
+ * listing (made under the go-live turn, right after the restore); otherwise the recorded one stays.
+ */
+export function restoredEtag(recorded: string, size: number, listed: ListedObject | undefined): string {
+  const multipart = (etag: string) => /-\d+$/.test(etag);
+  return multipart(recorded) && listed?.etag !== undefined && listed.size === size && !multipart(listed.etag) ? listed.etag : recorded;
+}

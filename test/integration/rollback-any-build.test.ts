@@ -157,6 +157,33 @@ describe.each([
   });
 });
 
+describe('a file uploaded in parts, rewritten in place', () => {
+  it('comes back from its kept copy, and the rollback build keeps it when the next build overwrites it again', async () => {
+    const bucket = await newBucket();
+    const storage = openTestStorage(bucket);
+    // Over the 8 MiB part size: uploaded in parts, so its ETag is `<md5>-2`; a server-side copy's is a plain MD5.
+    const big = (n: number) => ({ 'media/intro.bin': String(n).repeat(9 * 1024 * 1024) });
+    const b1 = await publish(bucket, 1, big(1));
+    const snap1 = await snapshot(bucket, b1);
+    await publish(bucket, 2, big(2));
+    const back = await rollBack(bucket, b1.timestamp);
+    await expectLive(bucket, snap1);
+    await publish(bucket, 3, big(3));
+    // Build 1 and its copies go; the rollback build still comes back, from the copy kept under it.
+    await sleep(1100);
+    const pruned = (await prune(resolvePruneSettings({ minAssetRecords: '3', timeout: '0', orphanGrace: '0' }), { app: 'app' }, {
+      client: harness.client,
+      bucket,
+      temporal: harness.temporal,
+      report: () => undefined,
+    })) as AppPruneResult;
+    expect(pruned.manifestsDeleted).toBe(1);
+    expect(await listKeys(storage, buildCopyPrefix('app', b1.outcome.runId))).toEqual([]);
+    await rollBack(bucket, back.timestamp);
+    expect((await readObject(bucket, dataKey('app', 'media/intro.bin'))).body.equals(snap1.get('media/intro.bin')!.body)).toBe(true);
+  });
+});
+
 describe('a publish whose files are all new', () => {
   it('keeps nothing beyond the entry-file copies', async () => {
     const bucket = await newBucket();

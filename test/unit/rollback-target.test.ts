@@ -2,7 +2,7 @@ import type { Manifest } from '../../src/contract/manifest';
 import type { StoredManifest } from '../../src/bucket/manifests';
 import { NotRestorableError } from '../../src/rollback/errors';
 import { resolveRollbackSettings } from '../../src/rollback/settings';
-import { assertRestorable, keepFor, planRestore, resolveTarget, restoreOrder, rollbackCacheMaxAge, type ListedObject } from '../../src/rollback/target';
+import { assertRestorable, keepFor, restoredEtag, planRestore, resolveTarget, restoreOrder, rollbackCacheMaxAge, type ListedObject } from '../../src/rollback/target';
 import { ConfigError } from '../../src/errors';
 
 const FILES = ['fed-mods.json', 'index.html', 'js/a.js', 'js/b.js'];
@@ -167,6 +167,14 @@ describe('what an overwrite keeps', () => {
 });
 
 describe('the new manifest', () => {
+  it('records the plain ETag a server-side copy gave a file uploaded in parts, and nothing else from the listing', () => {
+    expect(restoredEtag('abc-3', 20, { size: 20, etag: 'def' })).toBe('def');
+    expect(restoredEtag('abc-3', 20, { size: 19, etag: 'def' })).toBe('abc-3');
+    expect(restoredEtag('abc-3', 20, { size: 20, etag: 'xyz-3' })).toBe('abc-3');
+    expect(restoredEtag('abc', 20, { size: 20, etag: 'def' })).toBe('abc');
+    expect(restoredEtag('abc-3', 20, undefined)).toBe('abc-3');
+  });
+
   it('claims the max-age only when every build since the target wrote with it', () => {
     const target = stored(100);
     expect(rollbackCacheMaxAge(target, [target, stored(200), stored(300)])).toBe(86400);
