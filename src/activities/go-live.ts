@@ -2,12 +2,14 @@ import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
 import { commitManifest, findCommitted } from '../bucket/claim-manifest';
 import { discardGoLive, readGoLiveRecord, writeGoLiveRecordOnce } from '../bucket/go-live-records';
-import { listAppObjects } from '../bucket/listings';
+import { listAppObjects, type ListedObject } from '../bucket/listings';
+import { visitManifestsNewestFirst } from '../bucket/manifests';
 import { readStagingRecord } from '../bucket/staging';
 import type { GoLiveRecord } from '../contract/go-live';
-import { dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey } from '../contract/keys';
+import { buildCopyKey, dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey, isEntryFile } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { CorruptRecordError } from '../errors';
+import { keepDecision } from '../rollback/target';
 import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
 import type { ScannedSource } from '../source/scan';
 import type { Storage, WriteOptions } from '../storage/storage';
@@ -38,6 +40,26 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
   const readRecord = (app: string, publishId: string) => readGoLiveRecord(storage, app, publishId);
   const discard = (app: string, publishId: string) => discardGoLive(storage, app, publishId);
 
+  /**
+   * Marks the writes that replace bytes a retained build recorded with other bytes: those
+   * objects are kept under that build's copies, so a rollback to it can bring them back. The
+   * manifests are read, newest first and only until every such write is decided, when some
+   * non-entry object is replaced, which a publish of all-new (hashed) files never does.
+   */
+  async function markKept(app: string, writes: GoLiveWrite[], listing: ReadonlyMap<string, ListedObject>, incoming: ReadonlyMap<string, string>): Promise<void> {
+    const pending = new Map(writes.filter((w) => w.existed && !isEntryFile(w.path) && listing.get(w.path)?.etag !== undefined).map((w) => [w.path, w]));
+    if (pending.size === 0) return;
+    await visitManifestsNewestFirst(storage, app, ({ manifest }) => {
+      for (const [path, w] of pending) {
+        const decision = keepDecision(path, listing.get(path)!, incoming.get(path), manifest);
+        if (decision === 'not-named') continue;
+        if (decision !== null) w.kept = decision;
+        pending.delete(path);
+      }
+      return pending.size === 0;
+    });
+  }
+
   return {
     /**
      * Lists the app's objects, decides what the go-live step writes, copies aside every object
@@ -62,12 +84,18 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
           beat.advanced();
         });
         const writes = planGoLive(tree.files, listing, { heldBack: new Set(staged.deferred ?? []), skipped: new Set(staged.skipped ?? []) });
+        await markKept(input.app, writes, listing, new Map(tree.files.map((f) => [f.path, f.sha256])));
         await pMap(
           writes.filter((w) => w.existed),
           async (w) => {
             Context.current().cancellationSignal.throwIfAborted();
+            // An object a retained build needs is copied once, where it outlives this step.
+            const aside = w.kept ? buildCopyKey(input.app, w.kept, w.path) : goLiveBackupKey(input.app, input.publishId, w.path);
             // Gone since the listing: there is nothing of the old build to keep or put back.
-            if (!(await storage.copy(dataKey(input.app, w.path), goLiveBackupKey(input.app, input.publishId, w.path)))) w.existed = false;
+            if (!(await storage.copy(dataKey(input.app, w.path), aside))) {
+              w.existed = false;
+              delete w.kept;
+            }
             copied++;
             beat.advanced();
           },
@@ -151,7 +179,7 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
         if (!w.existed) {
           await storage.delete([key]);
           removed++;
-        } else if (await storage.copy(goLiveBackupKey(input.app, input.publishId, w.path), key)) {
+        } else if (await storage.copy(w.kept ? buildCopyKey(input.app, w.kept, w.path) : goLiveBackupKey(input.app, input.publishId, w.path), key)) {
           restored++;
         } else {
           lost.push(w.path);
@@ -167,5 +195,6 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
 }
 
 function summarise(writes: readonly GoLiveWrite[]): GoLiveSummary {
-  return { writes: writes.length, replaced: writes.filter((w) => w.existed).length };
+  const kept = writes.filter((w) => w.kept !== undefined).length;
+  return { writes: writes.length, replaced: writes.filter((w) => w.existed).length, ...(kept > 0 ? { kept } : {}) };
 }

@@ -102,6 +102,8 @@ export interface GoLiveSummary {
   writes: number;
   /** Of those, the ones that replace an object, which was kept aside first. */
   replaced: number;
+  /** Of those, the ones kept under a retained build's copies, for rollbacks (absent: none). */
+  kept?: number;
 }
 
 export interface RestoreLiveInput {

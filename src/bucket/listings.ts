@@ -14,6 +14,8 @@ export interface ListedObject {
 export interface DataObject {
   relpath: string;
   lastModified: Date;
+  size: number;
+  etag?: string;
 }
 
 export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -37,10 +39,10 @@ export async function listUnder(storage: Storage, prefix: string, onObject?: () 
   return objects;
 }
 
-/** Every object under `data/<app>/` with its age, for the retention rule. */
+/** Every object under `data/<app>/` with its age (for the retention rule), size and ETag. */
 export async function listDataObjects(storage: Storage, app: string): Promise<DataObject[]> {
   const prefix = dataPrefix(app);
-  return (await collect(storage.list(prefix))).map((o) => ({ relpath: o.key.slice(prefix.length), lastModified: o.lastModified }));
+  return (await collect(storage.list(prefix))).map((o) => ({ relpath: o.key.slice(prefix.length), lastModified: o.lastModified, size: o.size, etag: o.etag }));
 }
 
 /** Every entry-file copy of every build of the app (`pushcache/builds/<app>/`). */

@@ -61,3 +61,28 @@ export async function readManifest(storage: Storage, key: string): Promise<Manif
   const body = await storage.get(key);
   return body && parseManifest(key, body.toString('utf8'));
 }
+
+/**
+ * Reads the app's manifests newest first, a few at a time, handing each to `visit` until it
+ * returns true (done). One that cannot be read is skipped: a stray key under manifests/ must not
+ * stop a publish, and a build whose manifest nobody can read cannot be rolled back to anyway.
+ */
+export async function visitManifestsNewestFirst(storage: Storage, app: string, visit: (m: StoredManifest) => boolean): Promise<void> {
+  const keys = await listManifestKeys(storage, app);
+  for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
+    const read = await pMap(
+      keys.slice(i, i + READ_CONCURRENCY),
+      async ({ key, timestamp }): Promise<StoredManifest | undefined> => {
+        try {
+          const manifest = await readManifest(storage, key);
+          return manifest && { key, timestamp, files: manifest.files, publishId: manifest.publishId, manifest };
+        } catch (err) {
+          if (err instanceof CorruptRecordError) return undefined;
+          throw err;
+        }
+      },
+      { concurrency: READ_CONCURRENCY },
+    );
+    for (const m of read) if (m && visit(m)) return;
+  }
+}

@@ -63,7 +63,7 @@ export async function rollback(settings: RollbackSettings, deps: RollbackDeps): 
 export function describeRollback(r: RollbackResult): string {
   const t = r.target;
   return (
-    `rolled back ${r.app} to build ${t.timestamp}${t.image ? ` (${t.image})` : ''}: ${r.restored} entry files restored, ` +
-    `its ${t.files} files checked in place, new manifest ${r.manifestKey}`
+    `rolled back ${r.app} to build ${t.timestamp}${t.image ? ` (${t.image})` : ''}: ${r.restored} files restored (its entry files among them), ` +
+    `the other ${t.files - r.restored} of its ${t.files} files checked in place, new manifest ${r.manifestKey}`
   );
 }

@@ -6,9 +6,10 @@ import { readLiveReferences } from '../bucket/live-references';
 import { readManifests, type StoredManifest } from '../bucket/manifests';
 import { listPrunePlans } from '../bucket/plan-records';
 import { listStagingRecords, readInFlight } from '../bucket/staging';
-import { dataKey, ENTRY_POINT } from '../contract/keys';
+import { buildCopiesPrefix, dataKey, ENTRY_POINT } from '../contract/keys';
 import { oneLine } from '../errors';
 import { isStaleRecord, planPrune } from '../prune/plan';
+import { planRestore } from '../rollback/target';
 import type { DataObject, RetentionRule, StoredObject } from '../prune/retention';
 import type { PruneTarget } from '../config';
 import type { Storage } from '../storage/storage';
@@ -32,6 +33,11 @@ export interface BuildStatus {
   runId?: string;
   /** What the next prune with the given rule does to it, and why. */
   nextPrune: { action: 'keep' | 'delete'; reason: string };
+  /**
+   * Whether `pushcache rollback --to <timestamp>` can bring it back now: how many files that
+   * would write (entry files always, others that differ from what is live), or why not.
+   */
+  rollback?: { possible: true; restores: number } | { possible: false; reason: string };
 }
 
 /** What data/<app>/fed-mods.json holds now, and which build that is. */
@@ -171,8 +177,12 @@ export function summarize(input: StatusInput): AppStatus {
   // Builds with the same fed-mods.json (a rollback and the build it restored) all match; the
   // newest of them is the one that wrote it last.
   const live = plan.manifests.find((d) => input.liveSha256 !== undefined && byKey.get(d.key)!.manifest.sha256?.[ENTRY_POINT] === input.liveSha256);
+  const objects = new Map(input.objects.map((o) => [o.relpath, { size: o.size ?? -1, etag: o.etag }]));
+  const copiesPrefix = buildCopiesPrefix(input.app);
+  const copies = new Map(input.copies.map((c) => [c.key.slice(copiesPrefix.length), { size: c.size ?? -1, etag: c.etag }]));
   const builds = plan.manifests.map((d): BuildStatus => {
     const m = byKey.get(d.key)!.manifest;
+    const restore = planRestore(input.app, byKey.get(d.key)!, input.manifests, objects, copies);
     return {
       manifestKey: d.key,
       timestamp: d.timestamp,
@@ -184,6 +194,7 @@ export function summarize(input: StatusInput): AppStatus {
       ...(m.rollbackOf !== undefined ? { rollbackOf: m.rollbackOf } : {}),
       ...(m.publishId !== undefined ? { runId: m.publishId } : {}),
       nextPrune: { action: d.action, reason: d.reason },
+      rollback: 'refused' in restore ? { possible: false, reason: restore.refused } : { possible: true, restores: restore.restore.length },
     };
   });
   return {
@@ -235,6 +246,11 @@ export function describeStatus(statuses: ReadonlyArray<AppStatus | BrokenApp>): 
           (b.rollbackOf !== undefined ? `  rollback to ${b.rollbackOf}` : '') +
           (b.nextPrune.action === 'delete' ? '  [next prune deletes it]' : ''),
       );
+    }
+    const rollbacks = s.builds.filter((b) => !b.live && b.rollback);
+    if (rollbacks.length > 0) {
+      const each = rollbacks.map((b) => (b.rollback!.possible ? `${b.timestamp} restores ${b.rollback!.restores} files` : `${b.timestamp} cannot be`));
+      lines.push(`  rollback: ${each.join(', ')}`);
     }
     const p = s.nextPrune;
     lines.push(

@@ -13,7 +13,9 @@ export const GoLiveRecordSchema = z.object({
   version: z.literal(1),
   publishId: z.string(),
   app: z.string(),
-  writes: z.array(z.object({ path: z.string(), existed: z.boolean() })),
+  // kept: the retained build under whose copies (pushcache/builds/<app>/<kept>/) the replaced
+  // object was kept instead of beside the record; it outlives the step, for rollbacks.
+  writes: z.array(z.object({ path: z.string(), existed: z.boolean(), kept: z.string().optional() })),
 });
 export type GoLiveRecord = z.infer<typeof GoLiveRecordSchema>;
 

@@ -30,6 +30,9 @@ export interface DataObject {
   /** Path below `data/<app>/`. */
   relpath: string;
   lastModified: Date;
+  /** As listed; read by status to tell what a rollback would restore, not by retention. */
+  size?: number;
+  etag?: string;
 }
 
 export interface RetentionInput {
@@ -50,6 +53,9 @@ export interface RetentionInput {
 export interface StoredObject {
   key: string;
   lastModified: Date;
+  /** As listed; read by status to tell what a rollback would restore, not by retention. */
+  size?: number;
+  etag?: string;
 }
 
 export interface ManifestDecision {

@@ -26,6 +26,8 @@ export interface RollbackTarget {
   files: number;
   bytes: number;
   entryFiles: number;
+  /** Files a restore writes: those that differ from what is live, entry files always (absent before issue 20). */
+  restores?: number;
   /** Recorded in the new manifest only when every build since the target used it (see rollbackCacheMaxAge). */
   cacheMaxAge?: number;
 }

@@ -6,6 +6,11 @@ import type { ExistingObject } from './upload-plan';
 export interface GoLiveWrite {
   path: string;
   existed: boolean;
+  /**
+   * Set when the replaced object holds a retained build's bytes: its copy was made under that
+   * build's copies (buildCopyKey) rather than beside the record, so a rollback can bring it back.
+   */
+  kept?: string;
 }
 
 /** What staging decided about the files the batches did not write. */

@@ -1,4 +1,4 @@
-import { defineQuery, patched, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import { type ActivityOptions, defineQuery, patched, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import type { RollbackActivities } from '../activities/rollback';
 import type { RollbackTarget } from '../rollback/types';
 import { acquireAppLock } from './app-lock';
@@ -11,15 +11,16 @@ export type RollbackPhase = 'waiting-for-prune' | 'checking' | 'restoring' | 'ma
 export const rollbackPhaseQuery = defineQuery<RollbackPhase>('phase');
 
 /**
- * Brings an earlier build of an app back: checks that every file of it is still in the bucket
- * as it was written, restores its entry files from their copies (fed-mods.json last), and
+ * Brings an earlier build of an app back: checks that every file of it is in place or kept
+ * under pushcache/builds/, restores those that differ (entry files last, fed-mods.json last of all), and
  * records a new manifest naming its files, so retention keeps them as the newest build.
  */
 export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
-  const acts = proxyActivities<RollbackActivities>({
+  const options: ActivityOptions = {
     startToCloseTimeout: '10m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', ...attemptsOf(input.maxAttempts), nonRetryableErrorTypes: [...PERMANENT, 'NotRestorable'] },
-  });
+  };
+  const acts = proxyActivities<RollbackActivities>(options);
   const { runId } = workflowInfo();
   const timestamp = Math.floor(workflowInfo().runStartTime.getTime() / 1000);
   let phase: RollbackPhase = 'waiting-for-prune';
@@ -38,8 +39,14 @@ export async function RollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       acts.checkRollbackTarget({ bucket: input.bucket, app: input.app, to: input.to }),
     );
     phase = 'restoring';
-    const restored = await describeFailure('restoring the entry files', () =>
-      acts.restoreEntryFiles({ bucket: input.bucket, app: input.app, manifestKey: target.manifestKey, fromBuild: target.buildId, toBuild: runId }),
+    // The restore now copies back every file that differs, which can take a while: it reports
+    // progress, and a worker lost mid-restore is noticed within the heartbeat timeout rather
+    // than the 10 minutes of its start-to-close timeout. Older runs replay without.
+    const restoring = patched('20-rollback-any-build')
+      ? proxyActivities<RollbackActivities>({ ...options, heartbeatTimeout: input.heartbeatTimeout ?? '30s' })
+      : acts;
+    const restored = await describeFailure('restoring the files', () =>
+      restoring.restoreEntryFiles({ bucket: input.bucket, app: input.app, manifestKey: target.manifestKey, fromBuild: target.buildId, toBuild: runId }),
     );
     phase = 'manifest';
     const committed = await describeFailure('writing the manifest', () =>

@@ -93,6 +93,8 @@ export interface RollbackInput {
   to: RollbackTo;
   /** Attempts per activity before the rollback fails (0 = unlimited). */
   maxAttempts: number;
+  /** How long the restore may go without reporting progress before it is retried elsewhere (default 30s). */
+  heartbeatTimeout?: Duration;
 }
 
 export interface RollbackResult {

@@ -1,9 +1,10 @@
 // A shared worker in a process of its own whose store is slowed where a test wants to kill it
 // with SIGKILL: with DELETE_DELAY_MS, deletes are slow and announced ("deleted N"), between two
 // delete batches of a prune; with READ_DELAY_MS, reads of manifests are announced ("reading KEY")
-// and then hang, while a prune plans.
+// and then hang, while a prune plans; with COPY_DELAY_MS, copies to data/ (a rollback restoring
+// files) are announced ("copying KEY") and then slow.
 // Env: TEMPORAL_ADDRESS, PUSHCACHE_TASK_QUEUE, PUSHCACHE_AWS_ENDPOINT, PUSHCACHE_AWS_ACCESS_KEY_ID,
-// PUSHCACHE_AWS_SECRET_ACCESS_KEY, and DELETE_DELAY_MS and/or READ_DELAY_MS.
+// PUSHCACHE_AWS_SECRET_ACCESS_KEY, and DELETE_DELAY_MS, READ_DELAY_MS and/or COPY_DELAY_MS.
 const { setTimeout: sleep } = require('node:timers/promises');
 const { DefaultLogger, NativeConnection, Runtime } = require('@temporalio/worker');
 const { S3Storage } = require('../../dist/storage/s3');
@@ -26,6 +27,15 @@ async function main() {
           await sleep(Number(env.DELETE_DELAY_MS));
           await inner.delete(keys);
           console.log(`deleted ${keys.length}`);
+        };
+      }
+      if (env.COPY_DELAY_MS) {
+        slow.copy = async (from, to) => {
+          if (to.startsWith('data/')) {
+            console.log(`copying ${to}`);
+            await sleep(Number(env.COPY_DELAY_MS));
+          }
+          return inner.copy(from, to);
         };
       }
       if (env.READ_DELAY_MS) {

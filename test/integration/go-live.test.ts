@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolvePublishSettings } from '../../src/config';
-import { dataKey, goLivePrefix, manifestPrefix, stagingPrefix } from '../../src/contract/keys';
+import { buildCopyKey, buildCopyPrefix, dataKey, goLivePrefix, manifestPrefix, stagingPrefix } from '../../src/contract/keys';
 import { freePort } from '../../src/dev/process';
 import { startTemporalDev } from '../../src/dev/temporal-server';
 import { StorageError } from '../../src/errors';
@@ -59,7 +59,7 @@ describe('one guarded go-live step', () => {
   it('puts the previous build back when going live fails after fed-mods.json', async () => {
     const bucket = await newBucket('restore');
     const previous = liveTree('old', 5);
-    await publish(bucket, 'app', previous, 'img:old');
+    const old = await publish(bucket, 'app', previous, 'img:old');
 
     // The manifest cannot be written: everything before it in the go-live step has happened.
     const storage = failingWrites(openTestStorage(bucket), (key) => key.startsWith(manifestPrefix('app')), () => new StorageError('AccessDenied', 'writing manifests is refused'));
@@ -68,6 +68,8 @@ describe('one guarded go-live step', () => {
 
     await expectLiveBuild(bucket, 'app', previous, 'img:old');
     const real = openTestStorage(bucket);
+    // js/common.js, rewritten in place, came back from the copy kept for the previous build, which stays for rollbacks.
+    expect(await listKeys(real, buildCopyPrefix('app', old.runId))).toContain(buildCopyKey('app', old.runId, 'js/common.js'));
     expect(await listKeys(real, goLivePrefix('app'))).toEqual([]);
     expect(await listKeys(real, stagingPrefix('app'))).toEqual([]);
     expect(await listKeys(real, manifestPrefix('app'))).toHaveLength(1);

@@ -92,15 +92,17 @@ describe('RollbackWorkflow', () => {
 });
 
 describe('a build a later build overwrote', () => {
-  it('is refused with the paths and how many, before anything is written', async () => {
+  it('is refused with the paths and how many when the copy kept of them is gone, before anything is written', async () => {
     const bucket = await newBucket();
-    // Build 2 rewrites js/shared.js in place with other bytes of the same size.
+    // Build 2 rewrites js/shared.js in place with other bytes of the same size; its go-live
+    // step keeps build 1's under build 1's copies, removed here (as by hand).
     const builds = await publishBuilds(harness, bucket, 'app', 2, (n) => ({ 'js/shared.js': `version ${n}` }));
+    await openTestStorage(bucket).delete([buildCopyPrefix('app', builds[0].outcome.runId) + 'js/shared.js']);
     const before = await listKeys(openTestStorage(bucket), '');
     const err = await rollBack(bucket, { timestamp: builds[0].timestamp }).catch((e) => e);
     expect(err).toBeInstanceOf(RollbackFailedError);
     expect(err.message).toBe(
-      `checking the build to roll back to failed: build ${builds[0].timestamp} of app cannot be rolled back to: 1 of its 6 files are no longer as it wrote them: ` +
+      `checking the build to roll back to failed: build ${builds[0].timestamp} of app cannot be rolled back to: 1 of its 6 files are no longer as it wrote them and no copy of them is kept: ` +
         '1 rewritten with other content by a later build (js/shared.js). Publish that build again instead',
     );
     // Failed at once: a refusal is not retried.
@@ -152,7 +154,7 @@ describe('pushcache rollback (CLI)', () => {
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout.trim().split('\n').at(-1)).toMatch(
-      new RegExp(`^pushcache: rolled back cli to build ${builds[0].timestamp} \\(img:1\\): 3 entry files restored, its 5 files checked in place, new manifest manifests/cli/\\d+$`),
+      new RegExp(`^pushcache: rolled back cli to build ${builds[0].timestamp} \\(img:1\\): 3 files restored \\(its entry files among them\\), the other 2 of its 5 files checked in place, new manifest manifests/cli/\\d+$`),
     );
     await expectLive(bucket, builds[0], 'cli');
 

@@ -19,6 +19,14 @@ describe('entry-file copies in the retention rule', () => {
     ]);
   });
 
+  it('treats the copies a go-live step kept of overwritten files (nested paths) as the build\'s own', () => {
+    const plan = copiesPlan([build(10, 'run-new'), build(5000, 'run-old')], [copy('run-new', 'vs/loader.js'), copy('run-old', 'vs/loader.js', 0), copy('run-old', 'locale/en/a.json', 0)]);
+    expect(plan).toEqual([
+      { key: 'pushcache/builds/app/run-old/vs/loader.js', reason: 'aged-out' },
+      { key: 'pushcache/builds/app/run-old/locale/en/a.json', reason: 'aged-out' },
+    ]);
+  });
+
   it('collects copies no build names once older than the grace period', () => {
     const plan = copiesPlan([build(10, 'run-new')], [copy('gone', 'fed-mods.json', 3601), copy('failed-just-now', 'fed-mods.json', 3600)]);
     expect(plan).toEqual([{ key: 'pushcache/builds/app/gone/fed-mods.json', reason: 'orphan' }]);

@@ -60,4 +60,23 @@ describe('rollback activities over the memory backend', () => {
     const err = await acts.checkRollbackTarget({ bucket: 'b', app: 'app', to: { timestamp: T } }).catch((e: unknown) => e);
     expect(err).toMatchObject({ nonRetryable: true, message: expect.stringMatching(/1 rewritten with other content by a later build \(shared\.js\)/) });
   });
+
+  it('restores a file a later build rewrote from the copy kept of it, keeping what it overwrites, and a retry rewrites only the entry files', async () => {
+    const storage = new MemoryStorage();
+    const acts = createRollbackActivities({ openStorage: () => storage });
+    const oldKey = await publishByHand(storage, T, 'build-1', { 'fed-mods.json': '{"v":1}', 'shared.js': 'old' });
+    // What build 2's go-live step does: keep build 1's bytes under build 1's copies, then overwrite.
+    await storage.copy(dataKey('app', 'shared.js'), buildCopyKey('app', 'build-1', 'shared.js'));
+    await publishByHand(storage, T + 10, 'build-2', { 'fed-mods.json': '{"v":2}', 'shared.js': 'new' });
+
+    expect(await acts.checkRollbackTarget({ bucket: 'b', app: 'app', to: { timestamp: T } })).toMatchObject({ files: 2, restores: 2 });
+    const input = { bucket: 'b', app: 'app', manifestKey: oldKey, fromBuild: 'build-1', toBuild: 'rollback-1' };
+    expect(await acts.restoreEntryFiles(input)).toEqual({ files: 2, bytes: 10 });
+    expect((await storage.get(dataKey('app', 'shared.js')))?.toString()).toBe('old');
+    // Build 2's bytes, which only data/ held, are kept for a rollback forward.
+    expect((await storage.get(buildCopyKey('app', 'build-2', 'shared.js')))?.toString()).toBe('new');
+    // A retry (the worker lost after the restore) finds shared.js in place.
+    expect(await acts.restoreEntryFiles(input)).toEqual({ files: 1, bytes: 7 });
+    expect((await storage.get(buildCopyKey('app', 'build-2', 'shared.js')))?.toString()).toBe('new');
+  });
 });

@@ -2,7 +2,7 @@ import type { Manifest } from '../../src/contract/manifest';
 import type { StoredManifest } from '../../src/bucket/manifests';
 import { NotRestorableError } from '../../src/rollback/errors';
 import { resolveRollbackSettings } from '../../src/rollback/settings';
-import { assertRestorable, resolveTarget, restoreOrder, rollbackCacheMaxAge, type ListedObject } from '../../src/rollback/target';
+import { assertRestorable, keepFor, restoredEtag, planRestore, resolveTarget, restoreOrder, rollbackCacheMaxAge, type ListedObject } from '../../src/rollback/target';
 import { ConfigError } from '../../src/errors';
 
 const FILES = ['fed-mods.json', 'index.html', 'js/a.js', 'js/b.js'];
@@ -62,7 +62,7 @@ describe('checking a build is still in place', () => {
     objects.set('js/a.js', { size: 10, etag: 'other-bytes' });
     objects.delete('js/b.js');
     expect(() => assertRestorable('app', m, objects, copies)).toThrow(
-      'build 100 of app cannot be rolled back to: 2 of its 4 files are no longer as it wrote them: 1 rewritten with other content by a later build (js/a.js); 1 deleted (js/b.js). Publish that build again instead',
+      'build 100 of app cannot be rolled back to: 2 of its 4 files are no longer as it wrote them and no copy of them is kept: 1 rewritten with other content by a later build (js/a.js); 1 deleted (js/b.js). Publish that build again instead',
     );
   });
 
@@ -88,7 +88,93 @@ describe('checking a build is still in place', () => {
   });
 });
 
+/** Copies keyed as planRestore reads them: `<build id>/<path>`, each with the size and ETag its build recorded. */
+function copiesOf(...builds: Array<[StoredManifest, string[]]>): Map<string, ListedObject> {
+  return new Map(builds.flatMap(([m, paths]) => paths.map((p): [string, ListedObject] => [`${m.publishId}/${p}`, { size: m.manifest.sizes![p], etag: m.manifest.etags![p] }])));
+}
+
+/** Build `timestamp` with its own bytes for the paths in `changed` (the others as build 100 wrote them). */
+function rewriting(timestamp: number, changed: string[]): StoredManifest {
+  const base = stored(100);
+  const sha = (p: string) => (changed.includes(p) ? String(timestamp % 10).repeat(64) : base.manifest.sha256![p]);
+  const etag = (p: string) => (changed.includes(p) ? `etag-${p}-${timestamp}` : base.manifest.etags![p]);
+  return stored(timestamp, { sha256: Object.fromEntries(FILES.map((f) => [f, sha(f)])), etags: Object.fromEntries(FILES.map((f) => [f, etag(f)])) });
+}
+
+describe('planning a restore from kept copies', () => {
+  const b1 = stored(100);
+  // Build 2 rewrote js/a.js in place (same size, other bytes) and its entry files.
+  const b2 = rewriting(200, ['js/a.js', 'index.html', 'fed-mods.json']);
+  const live = written(b2).objects;
+
+  it('restores what differs from a copy (its own or a later build\'s of the same bytes), entry files last, fed-mods.json last of all', () => {
+    const plan = planRestore('app', b1, [b1, b2], live, copiesOf([b1, ['fed-mods.json', 'index.html', 'js/a.js']], [b2, ['fed-mods.json', 'index.html']]));
+    expect(plan).toEqual({
+      restore: [
+        { path: 'js/a.js', copy: 'run-100/js/a.js' },
+        { path: 'index.html', copy: 'run-100/index.html' },
+        { path: 'fed-mods.json', copy: 'run-100/fed-mods.json' },
+      ],
+      inPlace: 1,
+    });
+  });
+
+  it('takes a copy another retained build kept of the same bytes', () => {
+    // A rollback to build 1 (build 3) is the newest naming build 1's bytes: build 2's next overwrite kept them under it.
+    const b3 = stored(300, { publishId: 'run-300', sha256: b1.manifest.sha256, etags: b1.manifest.etags });
+    const plan = planRestore('app', b1, [b1, b2, b3], live, copiesOf([b1, ['fed-mods.json', 'index.html']], [b3, ['js/a.js']]));
+    expect(plan).toMatchObject({ restore: [{ path: 'js/a.js', copy: 'run-300/js/a.js' }, { path: 'index.html' }, { path: 'fed-mods.json' }] });
+  });
+
+  it('never takes a copy of other bytes, and refuses naming the file when no copy is kept', () => {
+    // Build 2's copy of js/a.js holds build 2's bytes.
+    const plan = planRestore('app', b1, [b1, b2], live, copiesOf([b1, ['fed-mods.json', 'index.html']], [b2, ['js/a.js']]));
+    expect(plan).toMatchObject({ unrestorable: { replaced: ['js/a.js'], missing: [], copies: [] } });
+    expect('refused' in plan && plan.refused).toMatch(/1 of its 4 files are no longer as it wrote them and no copy of them is kept: 1 rewritten with other content by a later build \(js\/a.js\)/);
+  });
+
+  it('ignores copies of builds no manifest names any more (pruned), and copies of another size', () => {
+    const pruned = rewriting(300, []);
+    expect(planRestore('app', b1, [b1, b2], live, copiesOf([b1, ['fed-mods.json', 'index.html']], [pruned, ['js/a.js']]))).toHaveProperty('refused');
+    const wrongSize = copiesOf([b1, ['fed-mods.json', 'index.html', 'js/a.js']]);
+    wrongSize.set('run-100/js/a.js', { size: 11, etag: 'x' });
+    expect(planRestore('app', b1, [b1, b2], live, wrongSize)).toHaveProperty('refused');
+  });
+
+  it('restores only the entry files when everything else is in place', () => {
+    const plan = planRestore('app', b1, [b1, b2], written(b1).objects, copiesOf([b1, ['fed-mods.json', 'index.html']]));
+    expect(plan).toEqual({ restore: [{ path: 'index.html', copy: 'run-100/index.html' }, { path: 'fed-mods.json', copy: 'run-100/fed-mods.json' }], inPlace: 2 });
+  });
+});
+
+describe('what an overwrite keeps', () => {
+  const b1 = stored(100);
+  const b2 = rewriting(200, ['js/a.js']);
+  const object = (m: StoredManifest, p: string): ListedObject => ({ size: m.manifest.sizes![p], etag: m.manifest.etags![p] });
+
+  it('keeps an object a retained build wrote when other bytes replace it, under the newest build naming those bytes', () => {
+    expect(keepFor('js/a.js', object(b1, 'js/a.js'), b2.manifest.sha256!['js/a.js'], [b1])).toBe('run-100');
+    const b3 = stored(300, { sha256: b1.manifest.sha256, etags: b1.manifest.etags });
+    expect(keepFor('js/a.js', object(b1, 'js/a.js'), b2.manifest.sha256!['js/a.js'], [b1, b3, b2])).toBe('run-300');
+  });
+
+  it('keeps nothing when the bytes are the same, for entry files (copied by every build), or for objects no retained build wrote', () => {
+    expect(keepFor('js/a.js', object(b1, 'js/a.js'), b1.manifest.sha256!['js/a.js'], [b1])).toBeUndefined();
+    expect(keepFor('index.html', object(b1, 'index.html'), 'other', [b1])).toBeUndefined();
+    expect(keepFor('js/a.js', { size: 10, etag: 'valpop' }, 'other', [b1, b2])).toBeUndefined();
+    expect(keepFor('js/a.js', object(b1, 'js/a.js'), 'other', [stored(100, { publishId: undefined })])).toBeUndefined();
+  });
+});
+
 describe('the new manifest', () => {
+  it('records the plain ETag a server-side copy gave a file uploaded in parts, and nothing else from the listing', () => {
+    expect(restoredEtag('abc-3', 20, { size: 20, etag: 'def' })).toBe('def');
+    expect(restoredEtag('abc-3', 20, { size: 19, etag: 'def' })).toBe('abc-3');
+    expect(restoredEtag('abc-3', 20, { size: 20, etag: 'xyz-3' })).toBe('abc-3');
+    expect(restoredEtag('abc', 20, { size: 20, etag: 'def' })).toBe('abc');
+    expect(restoredEtag('abc-3', 20, undefined)).toBe('abc-3');
+  });
+
   it('claims the max-age only when every build since the target wrote with it', () => {
     const target = stored(100);
     expect(rollbackCacheMaxAge(target, [target, stored(200), stored(300)])).toBe(86400);

@@ -53,6 +53,33 @@ describe('status of an app', () => {
     expect(describeStatus([s])[0]).toBe('app: 1 builds retained, the live fed-mods.json matches no retained build');
   });
 
+  it('tells per build whether it can be rolled back to, and how many files that restores', () => {
+    const full = (age: number, js: string): StoredManifest =>
+      build(age, 'x', {
+        files: ['fed-mods.json', 'js/same.js'],
+        sha256: { 'fed-mods.json': sha(js), 'js/same.js': sha(js) },
+        sizes: { 'fed-mods.json': 10, 'js/same.js': 90 },
+        etags: { 'fed-mods.json': `f-${js}`, 'js/same.js': `e-${js}` },
+      });
+    // Build 300 rewrote js/same.js in place; build 500's bytes of it are kept under its copies.
+    const [old, valpop, live] = [full(500, 'a'), build(400, undefined, { publishId: undefined }), full(300, 'b')];
+    const at = new Date((NOW - 300) * 1000);
+    const copy = (m: StoredManifest, p: string) => ({ key: `pushcache/builds/app/${m.publishId}/${p}`, lastModified: at, size: m.manifest.sizes![p], etag: m.manifest.etags![p] });
+    const withCopies = (kept: boolean): StatusInput => ({
+      ...input([old, valpop, live], sha('b')),
+      objects: [{ relpath: 'js/same.js', lastModified: at, size: 90, etag: 'e-b' }, { relpath: 'fed-mods.json', lastModified: at, size: 10, etag: 'f-b' }],
+      copies: [copy(old, 'fed-mods.json'), copy(live, 'fed-mods.json'), ...(kept ? [copy(old, 'js/same.js')] : [])],
+    });
+    const s = summarize(withCopies(true));
+    expect(s.builds.map((b) => [b.timestamp, b.rollback?.possible, b.rollback?.possible && b.rollback.restores])).toEqual([
+      [NOW - 300, true, 1],
+      [NOW - 400, false, false],
+      [NOW - 500, true, 2],
+    ]);
+    expect(describeStatus([s])).toContain(`  rollback: ${NOW - 400} cannot be, ${NOW - 500} restores 2 files`);
+    expect(summarize(withCopies(false)).builds[2].rollback).toEqual({ possible: false, reason: expect.stringMatching(/no copy of them is kept: 1 rewritten .*\(js\/same.js\)/) });
+  });
+
   it('reports an unreadable app on one line', () => {
     expect(describeStatus([{ app: 'broken', error: 'object manifests/broken/1 is corrupt: not JSON' }])).toEqual(['broken: cannot be read: object manifests/broken/1 is corrupt: not JSON']);
   });
