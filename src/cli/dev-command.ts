@@ -2,12 +2,13 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { resolvePruneSettings, resolvePublishSettings, resolveScheduleSettings, type RawOptions } from '../config';
+import { resolveAuditScheduleSettings, resolvePruneSettings, resolvePublishSettings, resolveScheduleSettings, type RawOptions } from '../config';
 import { dataPrefix, manifestPrefix } from '../contract/keys';
 import { DEV_CREDENTIALS, defaultStackOptions, startLocalStack, type LocalStack } from '../dev/stack';
 import { populate } from '../client/populate';
 import { pruneInput } from '../client/prune';
-import { applySchedule } from '../client/schedule';
+import { auditInput } from '../client/audit';
+import { applyAuditSchedule, applySchedule } from '../client/schedule';
 import { runUrl } from '../client/workflow-id';
 import { S3Storage } from '../storage/s3';
 import { currentLog, reportTo, type LogFields } from '../telemetry/log';
@@ -93,6 +94,10 @@ async function runDev(o: RawOptions, demo: { source: string; app: string; exit: 
       every: schedule.every,
       url: schedules,
     });
+    // As `schedule apply` does: the daily audit beside the prune.
+    const audit = resolveAuditScheduleSettings({}, stack.bucket)!;
+    await applyAuditSchedule(audit, auditInput({ all: true }, stack.bucket, resolvePruneSettings({})), { client, taskQueue: TASK_QUEUE });
+    say(`  audit Schedule  ${audit.scheduleId}, every ${audit.every}: ${schedules}`, 'audit Schedule applied', { event: 'audit-schedule-applied', scheduleId: audit.scheduleId, every: audit.every, url: schedules });
     if (demo) {
       await publishExample(stack, connection, storageFor(stack.bucket), demo, ui);
       if (demo.exit) worker.shutdown();

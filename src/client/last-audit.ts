@@ -6,6 +6,7 @@ import { auditWorkflowIdPrefix } from './audit';
 /** The outcome, for one app, of the latest audit that covered it (issue 17), as `status` shows it. */
 export interface LastAudit {
   workflowId: string;
+  runId: string;
   /** When that audit ended, ISO 8601. */
   at: string;
   status: 'ok' | 'problems' | 'failed' | 'unknown';
@@ -34,7 +35,7 @@ export async function lastAudit(client: Client, bucket: string, app: string): Pr
     return undefined;
   }
   if (!newest) return undefined;
-  const base = { workflowId: newest.workflowId, at: newest.closeTime?.toISOString() ?? '' };
+  const base = { workflowId: newest.workflowId, runId: newest.runId, at: newest.closeTime?.toISOString() ?? '' };
   try {
     const r = (await client.workflow.getHandle(newest.workflowId, newest.runId).result()) as AuditResult;
     if (r.bucket !== bucket) return undefined;

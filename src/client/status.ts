@@ -88,8 +88,7 @@ export async function status(target: PruneTarget, rule: RetentionRule, deps: Sta
   const out: Array<AppStatus | BrokenApp> = [];
   for (const app of apps) {
     try {
-      const s = await appStatus(app, rule, deps);
-      out.push({ ...s, lastAudit: await lastAudit(deps.client, deps.bucket, app) });
+      out.push(await appStatusWithAudit(app, rule, deps));
     } catch (err) {
       if (!('all' in target)) throw err;
       out.push({ app, error: oneLine(err) });
@@ -104,6 +103,12 @@ export async function statusAppNames(storage: Storage): Promise<string[]> {
 }
 
 /** The status of one app, as `status --prefix APP` shows it; the status web page (src/ui) calls it too. */
+/** One app's status and the outcome of its last audit: what `status` prints and the status page shows. */
+export async function appStatusWithAudit(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
+  const [s, audit] = await Promise.all([appStatus(app, rule, deps), lastAudit(deps.client, deps.bucket, app)]);
+  return { ...s, lastAudit: audit };
+}
+
 export async function appStatus(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
   const { storage } = deps;
   const now = deps.now?.() ?? Math.floor(Date.now() / 1000);

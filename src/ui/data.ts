@@ -1,5 +1,6 @@
 import pMap from 'p-map';
-import { appStatus, statusAppNames, type AppStatus, type BrokenApp, type StatusDeps } from '../client/status';
+import type { LastAudit } from '../client/last-audit';
+import { appStatusWithAudit, statusAppNames, type AppStatus, type BrokenApp, type StatusDeps } from '../client/status';
 import { oneLine } from '../errors';
 import type { RetentionRule } from '../prune/retention';
 import { appRuns, workflowIdsOfRuns, type AppRuns } from './runs';
@@ -11,10 +12,7 @@ import { appRuns, workflowIdsOfRuns, type AppRuns } from './runs';
  * as they are: `bucket` and `apps` are what `pushcache status --json` prints.
  */
 
-/**
- * AUDIT SLOT (issue 17). The audit workflow's last verdict for an app, when a source of it is
- * wired in (`StatusSource.audit`); without one, nothing about audits is gathered or shown.
- */
+/** The last audit that covered an app (issue 17), as the page shows it; absent before any audit. */
 export interface AuditSummary {
   /** e.g. 'ok', 'problems', 'running'. */
   state: string;
@@ -49,8 +47,6 @@ export interface AppData {
 
 export interface StatusDataDeps extends StatusDeps {
   rule: RetentionRule;
-  /** AUDIT SLOT (issue 17): the last audit of an app, or undefined. Leave unset until audits exist. */
-  audit?: (app: string) => Promise<AuditSummary | undefined>;
 }
 
 /** Apps read at once for the overview: a bucket with dozens of apps is read in a few rounds. */
@@ -70,10 +66,10 @@ export async function overviewData(deps: StatusDataDeps): Promise<OverviewData> 
     async (app): Promise<[AppStatus | BrokenApp, AppActivity]> => {
       const [s, activity] = await Promise.all([
         // As `status --all`: an app that cannot be read is shown as such, the others still are.
-        appStatus(app, deps.rule, deps).catch((err: unknown): BrokenApp => ({ app, error: oneLine(err) })),
+        appStatusWithAudit(app, deps.rule, deps).catch((err: unknown): BrokenApp => ({ app, error: oneLine(err) })),
         activityOf(app, deps),
       ]);
-      return [s, activity];
+      return [s, withAudit(activity, 'error' in s ? undefined : s.lastAudit)];
     },
     { concurrency: APP_PARALLELISM },
   );
@@ -81,18 +77,26 @@ export async function overviewData(deps: StatusDataDeps): Promise<OverviewData> 
 }
 
 export async function appData(app: string, deps: StatusDataDeps): Promise<AppData> {
-  const [s, activity] = await Promise.all([appStatus(app, deps.rule, deps), activityOf(app, deps)]);
+  const [s, runs] = await Promise.all([appStatusWithAudit(app, deps.rule, deps), activityOf(app, deps)]);
+  const activity = withAudit(runs, s.lastAudit);
   const runIds = s.builds.flatMap((b) => (b.runId ? [b.runId] : []));
   // Links are a convenience: a visibility store that cannot answer leaves the builds unlinked.
   const buildRuns = await workflowIdsOfRuns(deps.client, runIds).catch(() => ({}));
   return { bucket: deps.bucket, generatedAt: nowSeconds(deps), apps: [s], activity: { [app]: activity }, buildRuns };
 }
 
-/** The app's runs and, when wired in, its audit. Visibility failing must not hide the bucket's state. */
+/** The app's runs. Visibility failing must not hide the bucket's state. */
 async function activityOf(app: string, deps: StatusDataDeps): Promise<AppActivity> {
-  const [runs, audit] = await Promise.all([
-    appRuns(deps.client, deps.bucket, app).catch((err: unknown): AppActivity => ({ runsError: oneLine(err) })),
-    deps.audit ? deps.audit(app).catch(() => undefined) : Promise.resolve(undefined),
-  ]);
-  return { ...runs, ...(audit ? { audit } : {}) };
+  return appRuns(deps.client, deps.bucket, app).catch((err: unknown): AppActivity => ({ runsError: oneLine(err) }));
+}
+
+function withAudit(activity: AppActivity, audit: LastAudit | undefined): AppActivity {
+  return audit ? { ...activity, audit: auditSummary(audit) } : activity;
+}
+
+/** The status line's facts about the last audit, as one badge and one short phrase. */
+export function auditSummary(a: LastAudit): AuditSummary {
+  const found = a.status === 'problems' ? `${a.missing ?? 0} missing, ${a.mismatched ?? 0} mismatched, ${a.unreadable ?? 0} unreadable manifests` + (a.keys?.length ? `: ${a.keys.join(', ')}` : '') + (a.live ? `; ${a.live}` : '') : undefined;
+  const summary = found ?? (a.status === 'ok' ? `clean at ${a.at}` : `${a.reason ?? 'outcome unknown'} (${a.at})`);
+  return { state: a.status, summary, run: { workflowId: a.workflowId, runId: a.runId } };
 }

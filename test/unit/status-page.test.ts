@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/errors';
 import { bearerMatches } from '../../src/ui/auth';
 import { TtlCache } from '../../src/ui/cache';
 import { bytesChart } from '../../src/ui/chart';
-import type { AppData, OverviewData } from '../../src/ui/data';
+import { auditSummary, type AppData, type OverviewData } from '../../src/ui/data';
 import { esc, html, safeHref } from '../../src/ui/html';
 import { renderAppPage, renderMessage, renderOverview } from '../../src/ui/render';
 import { route } from '../../src/ui/router';
@@ -113,6 +113,18 @@ describe('status page rendering', () => {
     const unknown = renderOverview({ ...overview, activity: { app: { runsError: `deadline exceeded ${EVIL}` } } }, CTX);
     expect(unknown).toContain('unknown (Temporal visibility did not answer)');
     expect(unknown).not.toContain('<script');
+  });
+
+  it("shows the last audit's findings with its keys and a link to its run", () => {
+    const base = { workflowId: 'audit-all/b/1', runId: 'r-1', at: '2026-12-01T00:00:00.000Z' };
+    expect(auditSummary({ ...base, status: 'ok' })).toEqual({ state: 'ok', summary: 'clean at 2026-12-01T00:00:00.000Z', run: { workflowId: 'audit-all/b/1', runId: 'r-1' } });
+    const problems = auditSummary({ ...base, status: 'problems', missing: 2, mismatched: 1, unreadable: 0, keys: ['js/a.js', `${EVIL}.js`] });
+    expect(problems.summary).toBe(`2 missing, 1 mismatched, 0 unreadable manifests: js/a.js, ${EVIL}.js`);
+    const page = renderOverview({ ...overview, activity: { app: { audit: problems } } }, CTX);
+    expect(page).toContain('problems');
+    expect(page).toContain('js/a.js');
+    expect(page).toContain('/workflows/audit-all%2Fb%2F1/r-1');
+    expect(page).not.toContain('<script>alert(1)');
   });
 
   it('charts one bar per build with a known size, oldest left, live and deleted marked', () => {
