@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import { decodeTimeoutType } from '@temporalio/common';
@@ -10,10 +9,10 @@ import { populate } from '../../src/client/populate';
 import { pruneInput } from '../../src/client/prune';
 import type { AppPruneResult } from '../../src/prune/types';
 import type { PruneWorkflow } from '../../src/workflows/prune';
-import { cleanEnv } from '../helpers/cli';
 import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';
 import { jobEnv, listKeys, newBucket, openTestStorage, populateDeps, quietRuntime, startHarness, testServers } from '../helpers/servers';
 import { generatedTree } from '../helpers/trees';
+import { spawnSlowWorker } from '../helpers/worker-process';
 
 jest.setTimeout(240_000);
 
@@ -35,24 +34,8 @@ describe('a worker killed while a prune plans', () => {
     const taskQueue = `test-${randomUUID()}`;
 
     // Its manifest reads never finish: planning makes no progress until the worker is gone.
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-worker.js')], {
-      env: cleanEnv({ ...jobEnv(taskQueue, bucket), READ_DELAY_MS: '600000' }),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const { child, seen } = spawnSlowWorker({ ...jobEnv(taskQueue, bucket), READ_DELAY_MS: '600000' });
     killLater = child;
-    const lines: string[] = [];
-    let partial = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop()!;
-      lines.push(...parts);
-    });
-    const seen = async (test: (line: string) => boolean, what: string) => {
-      while (!lines.some(test)) {
-        if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}) before ${what}; it printed ${JSON.stringify(lines)}`);
-        await sleep(20);
-      }
-    };
     await seen((l) => l === 'ready', 'starting');
 
     const connection = await NativeConnection.connect({ address: testServers().temporalAddress });

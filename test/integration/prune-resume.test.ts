@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -8,10 +7,10 @@ import { resolvePruneSettings } from '../../src/config';
 import { pruneInput } from '../../src/client/prune';
 import type { AppPruneResult } from '../../src/prune/types';
 import type { PruneWorkflow } from '../../src/workflows/prune';
-import { cleanEnv } from '../helpers/cli';
 import { RecordingStorage } from '../helpers/recording-storage';
 import { seedObjects } from '../helpers/seed';
 import { jobEnv, listKeys, newBucket, openTestStorage, quietRuntime, startHarness, testServers } from '../helpers/servers';
+import { spawnSlowWorker } from '../helpers/worker-process';
 
 jest.setTimeout(180_000);
 
@@ -41,25 +40,9 @@ describe('a prune whose worker is killed', () => {
     await sleep(2100);
     const taskQueue = `test-${randomUUID()}`;
 
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-worker.js')], {
-      env: cleanEnv({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: String(DELETE_DELAY_MS) }),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const { child, lines, seen } = spawnSlowWorker({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: String(DELETE_DELAY_MS) });
     killLater = child;
-    const lines: string[] = [];
-    let partial = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop()!;
-      lines.push(...parts);
-    });
-    const seen = async (line: string) => {
-      while (!lines.includes(line)) {
-        if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}) before printing ${line}; it printed ${JSON.stringify(lines)}`);
-        await sleep(20);
-      }
-    };
-    await seen('ready');
+    await seen((l) => l === 'ready', 'printing ready');
 
     const connection = await NativeConnection.connect({ address: testServers().temporalAddress });
     const client = new Client({ connection, namespace: 'default' });

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { resolvePruneSettings, resolvePublishSettings } from '../../src/config';
@@ -15,10 +14,10 @@ import type { AppPruneResult } from '../../src/prune/types';
 import type { RollbackWorkflow } from '../../src/workflows/rollback';
 import type { RollbackResult } from '../../src/workflows/types';
 import { buildTree, type PublishedBuild } from '../helpers/builds';
-import { cleanEnv } from '../helpers/cli';
 import { RecordingStorage, type WriteEvent } from '../helpers/recording-storage';
 import { jobEnv, listKeys, newBucket, openTestStorage, populateDeps, startHarness, testServers, type Harness } from '../helpers/servers';
 import { readObject, type StoredObject } from '../helpers/trees';
+import { spawnSlowWorker } from '../helpers/worker-process';
 
 jest.setTimeout(240_000);
 
@@ -63,6 +62,17 @@ async function publish(bucket: string, n: number, extra: Record<string, string> 
 
 async function rollBack(bucket: string, timestamp: number): Promise<RollbackResult> {
   return rollback({ app: 'app', to: { timestamp }, maxAttempts: 3 }, { client: harness.client, bucket, temporal: harness.temporal, report: () => undefined });
+}
+
+/** Prunes the app down to its newest three builds, once every older build is over a second old. */
+async function pruneToNewestThree(bucket: string): Promise<AppPruneResult> {
+  await sleep(1100);
+  return (await prune(resolvePruneSettings({ minAssetRecords: '3', timeout: '0', orphanGrace: '0' }), { app: 'app' }, {
+    client: harness.client,
+    bucket,
+    temporal: harness.temporal,
+    report: () => undefined,
+  })) as AppPruneResult;
 }
 
 /** data/ writes of the rollback, by key, with fed-mods.json's start after every other one's end. */
@@ -132,13 +142,7 @@ describe.each([
 
     // A window of three builds drops build 1 only: its copies go, build 2's stay. The rollback
     // to build 1 keeps build 1's bytes under its own copies (the forward rollback kept them there).
-    await sleep(1100);
-    const pruned = (await prune(resolvePruneSettings({ minAssetRecords: '3', timeout: '0', orphanGrace: '0' }), { app: 'app' }, {
-      client: harness.client,
-      bucket,
-      temporal: harness.temporal,
-      report: () => undefined,
-    })) as AppPruneResult;
+    const pruned = await pruneToNewestThree(bucket);
     expect(pruned.manifestsDeleted).toBe(1);
     expect(await listKeys(storage, manifestPrefix('app'))).not.toContain(b1.outcome.manifestKey);
     expect(await listKeys(storage, copies1)).toEqual([]);
@@ -170,13 +174,7 @@ describe('a file uploaded in parts, rewritten in place', () => {
     await expectLive(bucket, snap1);
     await publish(bucket, 3, big(3));
     // Build 1 and its copies go; the rollback build still comes back, from the copy kept under it.
-    await sleep(1100);
-    const pruned = (await prune(resolvePruneSettings({ minAssetRecords: '3', timeout: '0', orphanGrace: '0' }), { app: 'app' }, {
-      client: harness.client,
-      bucket,
-      temporal: harness.temporal,
-      report: () => undefined,
-    })) as AppPruneResult;
+    const pruned = await pruneToNewestThree(bucket);
     expect(pruned.manifestsDeleted).toBe(1);
     expect(await listKeys(storage, buildCopyPrefix('app', b1.outcome.runId))).toEqual([]);
     await rollBack(bucket, back.timestamp);
@@ -216,24 +214,8 @@ describe('a rollback whose worker is killed mid-restore', () => {
     const manifestsBefore = await listKeys(storage, manifestPrefix('app'));
 
     const taskQueue = `test-${randomUUID()}`;
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'slow-worker.js')], {
-      env: cleanEnv({ ...jobEnv(taskQueue, bucket), COPY_DELAY_MS: '60000' }),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const { child, seen } = spawnSlowWorker({ ...jobEnv(taskQueue, bucket), COPY_DELAY_MS: '60000' });
     killLater = child;
-    const lines: string[] = [];
-    let partial = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop()!;
-      lines.push(...parts);
-    });
-    const seen = async (match: (l: string) => boolean) => {
-      while (!lines.some(match)) {
-        if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}); it printed ${JSON.stringify(lines)}`);
-        await sleep(20);
-      }
-    };
     await seen((l) => l === 'ready');
     const workflowId = `rollback/app/${b1.timestamp}`;
     const handle = await harness.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', {
