@@ -1,20 +1,12 @@
-import type { Client } from '@temporalio/client';
-import type { PruneTarget, TemporalSettings } from '../config';
+import type { PruneTarget } from '../config';
 import type { AppAuditSummary } from '../audit/audit';
 import type { AuditInput, AuditResult } from '../audit/types';
 import { isEntryFile } from '../contract/keys';
-import type { Report } from '../telemetry/log';
 import type { AuditWorkflow } from '../workflows/audit';
 import { rollback } from './rollback';
-import { resultOrFailure, runLink, startOrJoin } from './runs';
+import { resultOrFailure, runLink, startOrJoin, type RunDeps } from './runs';
 
-export interface AuditDeps {
-  client: Client;
-  bucket: string;
-  temporal: TemporalSettings;
-  report: Report;
-  now?: () => Date;
-}
+export type AuditDeps = RunDeps;
 
 /** The audit found problems (or could not audit an app): the command exits non-zero. */
 export class AuditProblemsError extends Error {

@@ -1,18 +1,10 @@
-import type { Client } from '@temporalio/client';
-import type { PruneSettings, PruneTarget, TemporalSettings } from '../config';
+import type { PruneSettings, PruneTarget } from '../config';
 import type { AppPruneResult, PruneAllResult, PruneInput } from '../prune/types';
-import type { Report, ReportEvent } from '../telemetry/log';
+import type { ReportEvent } from '../telemetry/log';
 import type { PruneWorkflow } from '../workflows/prune';
-import { resultOrFailure, runLink, startOrJoin } from './runs';
+import { resultOrFailure, runLink, startOrJoin, type RunDeps } from './runs';
 
-export interface PruneDeps {
-  client: Client;
-  bucket: string;
-  temporal: TemporalSettings;
-  report: Report;
-  /** Names the run; defaults to the current time. */
-  now?: () => Date;
-}
+export type PruneDeps = RunDeps;
 
 /** The prune ran and failed (a corrupt manifest, the max-delete guard); `message` is the reason. */
 export class PruneFailedError extends Error {

@@ -7,6 +7,16 @@ import { runUrl } from './workflow-id';
 
 /** What every client command does with a run: start or join it, link it, wait for it. */
 
+/** What a client command needs to start a run named by its start time, link it and report on it. */
+export interface RunDeps {
+  client: Client;
+  bucket: string;
+  temporal: TemporalSettings;
+  report: Report;
+  /** Names the run; defaults to the current time. */
+  now?: () => Date;
+}
+
 /**
  * Starts a workflow (or joins the run already using its ID, when the options' conflict policy
  * says so), with `searchAttributes` when the namespace has them. A namespace without pushcache's
