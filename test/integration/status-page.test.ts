@@ -5,16 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
-import { PUBLISH_DEFAULTS, resolvePruneSettings, resolvePublishSettings } from '../../src/config';
+import { resolvePruneSettings, resolvePublishSettings } from '../../src/config';
 import { populate } from '../../src/client/populate';
 import { prune } from '../../src/client/prune';
 import type { AppStatus, BrokenApp } from '../../src/client/status';
 import { runUrl } from '../../src/client/workflow-id';
 import { launchChromium, openPage } from '../helpers/browser';
-import { appLockWorkflowId, lockStateQuery } from '../../src/workflows/app-lock-api';
-import type { PublishInput } from '../../src/workflows/types';
 import { buildTree, publishBuilds, type PublishedBuild } from '../helpers/builds';
 import { runCli, startCli } from '../helpers/cli';
+import { startHeldPublish } from '../helpers/held-publish';
 import { jobEnv, newBucket, populateDeps, startHarness, testServers, type Harness } from '../helpers/servers';
 
 /**
@@ -238,25 +237,9 @@ describe('status page over HTTP', () => {
 describe('status page and the app lock', () => {
   it("lists the runs holding an app's lock, linked to them in the Temporal Web UI", async () => {
     // A publish whose Job never comes holds the lock shared while it waits for its files.
-    const workflowId = `publish/${CART}/held-${randomUUID()}`;
-    const input: PublishInput = {
-      app: CART,
-      bucket,
-      image: 'held',
-      sourceDir: '/nowhere',
-      filesTaskQueue: `nobody-${randomUUID()}`,
-      cacheMaxAge: 86400,
-      batchLimits: { maxFiles: 10, maxBytes: 1 << 20 },
-      batchParallelism: 1,
-      uploadConcurrency: 1,
-      maxAttempts: 1,
-      heartbeatTimeout: PUBLISH_DEFAULTS.heartbeatTimeout,
-      jobAbsenceTimeout: '10m',
-    };
-    const handle = await harness.client.workflow.start('PublishWorkflow', { workflowId, taskQueue: harness.taskQueue, args: [input] });
+    const handle = await startHeldPublish(harness, bucket, CART);
+    const { workflowId } = handle;
     try {
-      const lock = harness.client.workflow.getHandle(appLockWorkflowId(bucket, CART));
-      while (!(await lock.query(lockStateQuery).catch(() => undefined))?.holders.some((h) => h.owner.workflowId === workflowId)) await sleep(50);
       // The page read before the publish started is kept for --ui-cache-seconds (5): reload until
       // the cache lets the holder through.
       const { page, problems } = await open(`${pageUrl}apps/${CART}`);

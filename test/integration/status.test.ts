@@ -1,14 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PUBLISH_DEFAULTS } from '../../src/config';
 import { manifestKey } from '../../src/contract/keys';
 import { rollback } from '../../src/client/rollback';
 import { status, type AppStatus, type BrokenApp } from '../../src/client/status';
 import type { RetentionRule } from '../../src/prune/retention';
-import { appLockWorkflowId, lockStateQuery } from '../../src/workflows/app-lock';
-import type { PublishInput } from '../../src/workflows/types';
 import { publishBuilds, type PublishedBuild } from '../helpers/builds';
 import { runCli } from '../helpers/cli';
+import { startHeldPublish } from '../helpers/held-publish';
 import { jobEnv, newBucket, openTestStorage, startHarness, type Harness } from '../helpers/servers';
 
 jest.setTimeout(180_000);
@@ -58,25 +55,9 @@ describe('pushcache status', () => {
 
   it('shows a publish holding the app lock', async () => {
     // A publish whose Job never comes holds the lock shared while it waits for its files.
-    const workflowId = `publish/app/held-${randomUUID()}`;
-    const input: PublishInput = {
-      app: 'app',
-      bucket,
-      image: 'held',
-      sourceDir: '/nowhere',
-      filesTaskQueue: `nobody-${randomUUID()}`,
-      cacheMaxAge: 86400,
-      batchLimits: { maxFiles: 10, maxBytes: 1 << 20 },
-      batchParallelism: 1,
-      uploadConcurrency: 1,
-      maxAttempts: 1,
-      heartbeatTimeout: PUBLISH_DEFAULTS.heartbeatTimeout,
-      jobAbsenceTimeout: '10m',
-    };
-    const handle = await harness.client.workflow.start('PublishWorkflow', { workflowId, taskQueue: harness.taskQueue, args: [input] });
+    const handle = await startHeldPublish(harness, bucket, 'app');
+    const { workflowId } = handle;
     try {
-      const lock = harness.client.workflow.getHandle(appLockWorkflowId(bucket, 'app'));
-      while (!(await lock.query(lockStateQuery).catch(() => undefined))?.holders.some((h) => h.owner.workflowId === workflowId)) await sleep(50);
       expect((await appStatus()).inFlight).toEqual([{ workflowId, mode: 'shared', holding: true }]);
     } finally {
       await handle.terminate('test over');
