@@ -11,6 +11,14 @@ export interface SlowWorker {
   seen(match: (line: string) => boolean, what?: string): Promise<void>;
 }
 
+const spawned = new Set<ChildProcess>();
+
+/** SIGKILLs every slow worker still running, so that a failed test leaves none behind: `afterEach(killSlowWorkers)`. */
+export function killSlowWorkers(): void {
+  for (const child of spawned) if (child.exitCode === null) child.kill('SIGKILL');
+  spawned.clear();
+}
+
 /**
  * Starts slow-worker.js in its own process (so a test can SIGKILL it) with only the given
  * environment, collecting what it prints line by line.
@@ -20,6 +28,7 @@ export function spawnSlowWorker(env: Record<string, string>): SlowWorker {
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  spawned.add(child);
   const lines: string[] = [];
   let partial = '';
   child.stdout!.on('data', (chunk: Buffer) => {

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
@@ -12,14 +11,11 @@ import type { PruneWorkflow } from '../../src/workflows/prune';
 import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';
 import { jobEnv, listKeys, newBucket, openTestStorage, populateDeps, quietRuntime, startHarness, testServers } from '../helpers/servers';
 import { generatedTree } from '../helpers/trees';
-import { spawnSlowWorker } from '../helpers/worker-process';
+import { killSlowWorkers, spawnSlowWorker } from '../helpers/worker-process';
 
 jest.setTimeout(240_000);
 
-let killLater: ChildProcess | undefined;
-afterEach(() => {
-  if (killLater?.exitCode === null) killLater.kill('SIGKILL');
-});
+afterEach(killSlowWorkers);
 
 describe('a worker killed while a prune plans', () => {
   it('costs the app a heartbeat timeout: the plan is retried elsewhere and a publish of the app then completes', async () => {
@@ -35,7 +31,6 @@ describe('a worker killed while a prune plans', () => {
 
     // Its manifest reads never finish: planning makes no progress until the worker is gone.
     const { child, seen } = spawnSlowWorker({ ...jobEnv(taskQueue, bucket), READ_DELAY_MS: '600000' });
-    killLater = child;
     await seen((l) => l === 'ready', 'starting');
 
     const connection = await NativeConnection.connect({ address: testServers().temporalAddress });

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
@@ -10,7 +9,7 @@ import type { PruneWorkflow } from '../../src/workflows/prune';
 import { RecordingStorage } from '../helpers/recording-storage';
 import { seedObjects } from '../helpers/seed';
 import { jobEnv, listKeys, newBucket, openTestStorage, quietRuntime, startHarness, testServers } from '../helpers/servers';
-import { spawnSlowWorker } from '../helpers/worker-process';
+import { killSlowWorkers, spawnSlowWorker } from '../helpers/worker-process';
 
 jest.setTimeout(180_000);
 
@@ -26,10 +25,7 @@ class CountingDeletes extends RecordingStorage {
   }
 }
 
-let killLater: ChildProcess | undefined;
-afterEach(() => {
-  if (killLater?.exitCode === null) killLater.kill('SIGKILL');
-});
+afterEach(killSlowWorkers);
 
 describe('a prune whose worker is killed', () => {
   it('resumes on another worker after the last batch it reported, not from the start', async () => {
@@ -41,7 +37,6 @@ describe('a prune whose worker is killed', () => {
     const taskQueue = `test-${randomUUID()}`;
 
     const { child, lines, seen } = spawnSlowWorker({ ...jobEnv(taskQueue, bucket), DELETE_DELAY_MS: String(DELETE_DELAY_MS) });
-    killLater = child;
     await seen((l) => l === 'ready', 'printing ready');
 
     const connection = await NativeConnection.connect({ address: testServers().temporalAddress });

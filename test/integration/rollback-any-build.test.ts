@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutBucketVersioningCommand } from '@aws-sdk/client-s3';
@@ -17,7 +16,7 @@ import { buildTree, type PublishedBuild } from '../helpers/builds';
 import { RecordingStorage, type WriteEvent } from '../helpers/recording-storage';
 import { jobEnv, listKeys, newBucket, openTestStorage, populateDeps, startHarness, testServers, type Harness } from '../helpers/servers';
 import { readObject, type StoredObject } from '../helpers/trees';
-import { spawnSlowWorker } from '../helpers/worker-process';
+import { killSlowWorkers, spawnSlowWorker } from '../helpers/worker-process';
 
 jest.setTimeout(240_000);
 
@@ -199,10 +198,7 @@ describe('a publish whose files are all new', () => {
   });
 });
 
-let killLater: ChildProcess | undefined;
-afterEach(() => {
-  if (killLater?.exitCode === null) killLater.kill('SIGKILL');
-});
+afterEach(killSlowWorkers);
 
 describe('a rollback whose worker is killed mid-restore', () => {
   it('completes on another worker, exactly once', async () => {
@@ -215,7 +211,6 @@ describe('a rollback whose worker is killed mid-restore', () => {
 
     const taskQueue = `test-${randomUUID()}`;
     const { child, seen } = spawnSlowWorker({ ...jobEnv(taskQueue, bucket), COPY_DELAY_MS: '60000' });
-    killLater = child;
     await seen((l) => l === 'ready');
     const workflowId = `rollback/app/${b1.timestamp}`;
     const handle = await harness.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', {
