@@ -33,7 +33,7 @@ export const StagingRecordSchema = z.object({
    * have. A copy refused by its precondition uploads instead. Absent: everything is uploaded.
    */
   copies: z.record(z.string(), z.object({ from: z.string(), etag: z.string() })).optional(),
-  /** Why each path is written or not: new, changed, unverified, entry-point, same-key (skipped), copy. */
+  /** Why each path is written or not: new, changed, unverified, same-key (skipped), copy; entry-point in records staged before fed-mods.json could be skipped. */
   reasons: z.record(z.string(), z.enum(['new', 'changed', 'unverified', 'entry-point', 'same-key', 'copy'])).optional(),
 });
 export type StagingRecord = z.infer<typeof StagingRecordSchema>;

@@ -25,8 +25,9 @@ export interface StagedDecisions {
  * What the go-live step writes, in order: every file the bucket does not hold as this build
  * has it (files that would overwrite another build's bytes were held back from the upload
  * batches, and a publish that went live meanwhile may have rewritten others), then the entry
- * and other short-cache files that are not already in place, and fed-mods.json last of all,
- * always, since writing it is what makes the build live.
+ * and other short-cache files that are not already in place, and fed-mods.json last of all
+ * unless the live one already is this build's, byte for byte with the same headers (a republish
+ * of an unchanged build then writes no data object at all).
  *
  * `listing` is taken once the step holds the go-live turn, so nothing else writes the app's
  * objects until it is done (valpop excepted, which takes no lock).
@@ -39,10 +40,9 @@ export function planGoLive(files: readonly FileRecord[], listing: ReadonlyMap<st
     const object = listing.get(file.path);
     const write = { path: file.path, existed: object !== undefined };
     const unchanged = inPlace(file, object);
-    if (file.path === ENTRY_POINT) entryPoint.push(write);
     // Never batched, so in place only if staging found it there with the right headers too.
-    else if (isGoLiveFile(file.path)) {
-      if (!(staged.skipped.has(file.path) && unchanged)) entries.push(write);
+    if (isGoLiveFile(file.path)) {
+      if (!(staged.skipped.has(file.path) && unchanged)) (file.path === ENTRY_POINT ? entryPoint : entries).push(write);
     } else if (staged.heldBack.has(file.path) || !unchanged) body.push(write);
   }
   return [...body, ...entries, ...entryPoint];

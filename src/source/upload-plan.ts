@@ -1,4 +1,3 @@
-import { ENTRY_POINT } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 
 /** What a listing of `data/<app>/` says about one object. */
@@ -19,7 +18,7 @@ export interface EarlierWrite {
 /** relpath → the newest earlier build's record of it. */
 export type EarlierBuilds = ReadonlyMap<string, EarlierWrite>;
 
-export type UploadReason = 'new' | 'changed' | 'unverified' | 'entry-point';
+export type UploadReason = 'new' | 'changed' | 'unverified';
 
 export interface UploadPlan {
   upload: FileRecord[];
@@ -37,8 +36,9 @@ export interface UploadPlan {
  * Decides per file whether the bucket already holds it. A file is skipped only when the
  * object's size and ETag match the bytes on disk (so its content is right now what this build
  * has) and an earlier pushcache build with the same cache settings wrote these bytes at that
- * path (so its headers are what this build would send). Everything else is uploaded; the entry
- * point always is, because it is what makes a build live.
+ * path (so its headers are what this build would send). Everything else is uploaded. fed-mods.json
+ * follows the same rule: when the live one already has this build's bytes and headers, writing
+ * it again would change nothing a browser sees.
  */
 export function planUploads(
   files: readonly FileRecord[],
@@ -46,7 +46,7 @@ export function planUploads(
   earlier: EarlierBuilds,
   cacheMaxAge: number,
 ): UploadPlan {
-  const plan: UploadPlan = { upload: [], skip: [], replace: [], reasons: { new: 0, changed: 0, unverified: 0, 'entry-point': 0 }, reasonOf: new Map() };
+  const plan: UploadPlan = { upload: [], skip: [], replace: [], reasons: { new: 0, changed: 0, unverified: 0 }, reasonOf: new Map() };
   for (const file of files) {
     const reason = uploadReason(file, existing.get(file.path));
     if (reason) {
@@ -61,7 +61,6 @@ export function planUploads(
   return plan;
 
   function uploadReason(file: FileRecord, object: ExistingObject | undefined): UploadReason | undefined {
-    if (file.path === ENTRY_POINT) return 'entry-point';
     if (!object) return 'new';
     if (object.size !== file.size || !file.etag || object.etag !== file.etag) return 'changed';
     const written = earlier.get(file.path);

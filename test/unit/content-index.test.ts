@@ -115,7 +115,7 @@ describe('staging decides copies, the batches make them', () => {
     const summary = await createFileActivities({ storage }).stageBuild(stageInput('app', source));
     const record = parseStagingRecord('k', (await storage.get(stagingKey('app', 'run-1')))!.toString());
     expect(record.copies).toEqual({ 'assets/lib.js': { from: 'data/one/vendor/lib.js', etag: expect.any(String) } });
-    expect(record.reasons).toEqual({ 'assets/lib.js': 'copy', 'own.js': 'new', 'same.js': 'unverified', 'changed.js': 'changed', 'fed-mods.json': 'entry-point' });
+    expect(record.reasons).toEqual({ 'assets/lib.js': 'copy', 'own.js': 'new', 'same.js': 'unverified', 'changed.js': 'changed', 'fed-mods.json': 'new' });
     expect(summary).toMatchObject({ copyFiles: 1, copyBytes: VENDOR.length });
   });
 

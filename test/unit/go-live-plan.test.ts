@@ -16,9 +16,9 @@ describe('planGoLive', () => {
 
   const none = { heldBack: new Set<string>(), skipped: new Set<string>() };
 
-  it('writes entry and short-cache files unless staging found them in place, fed-mods.json always and last, other files in place never', () => {
+  it('writes entry and short-cache files unless staging found them in place, fed-mods.json last, other files in place never', () => {
     const listing = new Map([held(chunk), held(common), held(index), held(fedMods), held(nestedIndex)]);
-    const writes = planGoLive(all, listing, { heldBack: new Set(), skipped: new Set([nestedIndex.path, fedMods.path]) });
+    const writes = planGoLive(all, listing, { heldBack: new Set(), skipped: new Set([nestedIndex.path]) });
     expect(writes.map((w) => w.path)).toEqual(['index.html', 'app-info.json', 'fed-mods.json']);
     expect(writes.find((w) => w.path === 'index.html')?.existed).toBe(true);
     expect(writes.find((w) => w.path === 'app-info.json')?.existed).toBe(false);
@@ -34,6 +34,15 @@ describe('planGoLive', () => {
       { path: 'fed-mods.json', existed: true },
     ]);
     expect(planGoLive([chunk], new Map([held(chunk)]), { heldBack: new Set([chunk.path]), skipped: new Set() }).map((w) => w.path)).toEqual([chunk.path]);
+  });
+
+  it('leaves fed-mods.json alone only when staging found it in place and it still is', () => {
+    const skipped = { heldBack: new Set<string>(), skipped: new Set([fedMods.path]) };
+    expect(planGoLive([fedMods], new Map([held(fedMods)]), skipped)).toEqual([]);
+    // Rewritten since staging (a rollback, another build): this build's must go back.
+    expect(planGoLive([fedMods], new Map([[fedMods.path, { size: 10, etag: 'other' }] as const]), skipped)).toEqual([{ path: 'fed-mods.json', existed: true }]);
+    // In place by bytes, but staging could not vouch for its headers.
+    expect(planGoLive([fedMods], new Map([held(fedMods)]), none)).toEqual([{ path: 'fed-mods.json', existed: true }]);
   });
 
   it('groups the writes so fed-mods.json is alone and last', () => {
