@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -106,5 +106,12 @@ describe('ReadBuffers', () => {
     const buffers = new ReadBuffers();
     expect(() => buffers.read(path.join(dir, 'missing'), 10)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(buffers.bytesInUse).toBe(0);
+  });
+});
+
+describe('the CLI entry point', () => {
+  it('starts node with a small young generation, for the image\'s commands that run it with no environment', () => {
+    const first = readFileSync(path.join(__dirname, '../../src/cli/main.ts'), 'utf8').split('\n', 1)[0];
+    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=2');
   });
 });
