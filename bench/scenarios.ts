@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Command } from './measure';
 import type { Peer, ToolName } from './peers';
 
@@ -81,15 +82,17 @@ export function commandsFor(tool: ToolName, ctx: ToolContext): ToolCommands {
   switch (tool) {
     case 'pushcache': {
       const env = (bucket: string) => ({ ...ctx.pushcacheEnv, PUSHCACHE_AWS_BUCKET_NAME: bucket });
+      // The node flags of the CLI's first line, which the image's `pushcache` command runs with.
+      const flags = shebangNodeFlags(bin);
       const populate = (dir: string, bucket: string, image: string): Command => ({
         bin: process.execPath,
-        args: [bin, 'populate', '-s', dir, '-r', APP, '-i', image],
+        args: [...flags, bin, 'populate', '-s', dir, '-r', APP, '-i', image],
         env: env(bucket),
       });
       return {
         cold: populate,
         republish: populate,
-        remove: (bucket) => ({ bin: process.execPath, args: [bin, 'prune', '-r', APP, '-t', '1', '-n', '0', '--orphan-grace', '1'], env: env(bucket) }),
+        remove: (bucket) => ({ bin: process.execPath, args: [...flags, bin, 'prune', '-r', APP, '-t', '1', '-n', '0', '--orphan-grace', '1'], env: env(bucket) }),
       };
     }
     case 's5cmd': {
@@ -153,4 +156,16 @@ export function describeCommand(tool: ToolName, scenario: ScenarioId): string | 
   if (!cmd) return undefined;
   const words = tool === 'pushcache' ? ['pushcache', ...cmd.args.slice(1)] : [tool, ...cmd.args];
   return words.join(' ').replace('-p 0', '-p $PORT');
+}
+
+/** `--a --b` of a `#!/usr/bin/env -S node --a --b` first line; none for a plain `#!/usr/bin/env node` or a missing file. */
+export function shebangNodeFlags(file: string): string[] {
+  let first: string;
+  try {
+    first = readFileSync(file, 'utf8').split('\n', 1)[0];
+  } catch {
+    return [];
+  }
+  const m = /^#!\/usr\/bin\/env -S node((?: --?[\w-]+(?:=\S+)?)*)\s*$/.exec(first);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
 }

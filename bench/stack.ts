@@ -3,6 +3,7 @@ import path from 'node:path';
 import { startMinio } from '../src/dev/minio-server';
 import { freePort, startProcess, waitUntil, type ServerProcess } from '../src/dev/process';
 import { startTemporalDev } from '../src/dev/temporal-server';
+import { shebangNodeFlags } from './scenarios';
 
 /**
  * The servers of one bench run, on free loopback ports: one MinIO, and for pushcache one
@@ -79,7 +80,8 @@ export async function startBenchPushcache(options: { minio: BenchMinio; logDir: 
     PUSHCACHE_AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey,
   };
   const logFile = path.join(options.logDir, 'worker.log');
-  const worker = startProcess('worker', process.execPath, [options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env });
+  // With the node flags of the CLI's first line, as the image's `pushcache worker` runs.
+  const worker = startProcess('worker', process.execPath, [...shebangNodeFlags(options.cliPath), options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env });
   processes.push(worker);
   await waitUntil('pushcache worker', async () => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('worker polling'), {
     timeoutMs: 60_000,

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pMap from 'p-map';
@@ -10,6 +10,7 @@ import { parseStagingRecord, type StagingRecord } from '../contract/staging';
 import { SourceChangedError } from '../errors';
 import { planBatches } from '../source/batches';
 import { planUploads } from '../source/upload-plan';
+import { ReadBuffers, type PooledRead } from '../source/read-buffers';
 import { scanSource, type ScannedSource } from '../source/scan';
 import { isSameBuild } from '../source/same-build';
 import type { Storage, WriteOptions } from '../storage/storage';
@@ -36,6 +37,8 @@ export interface FileActivityDeps {
   copy?: boolean;
   /** Where the Job reports a store that refuses copies (once per store); not the activity logger, whose lines carry the task token. */
   warn?: (message: string) => void;
+  /** Buffers the small files are read into; a test passes its own to see how many bytes they held. */
+  readBuffers?: ReadBuffers;
 }
 
 /**
@@ -46,6 +49,7 @@ export function createFileActivities(deps: FileActivityDeps) {
   const scan = deps.scan ?? ((root: string) => scanSource(root));
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 2000;
   const copying = deps.copy !== false;
+  const readBuffers = deps.readBuffers ?? new ReadBuffers();
   // A restarted Job has an empty cache and rescans; the digest proves it found the same tree.
   const scans = new Map<string, ScannedSource>();
 
@@ -83,14 +87,20 @@ export function createFileActivities(deps: FileActivityDeps) {
     // A blocking read of a small file, just hashed and so in the page cache, takes microseconds;
     // a stream costs a thread-pool round trip per open, read and close, which profiling of a
     // 10,000-file publish showed as the Job's largest CPU cost after request signing.
-    const body = file.size < WHOLE_READ_LIMIT ? readStagedFile(abs, file.path) : { size: file.size, open: () => createReadStream(abs) };
-    return deps.storage.put(key, body, {
-      contentType: contentType(file.path),
-      cacheControl: cacheControl(file.path, cacheMaxAge),
-      metadata: { sha256: file.sha256 },
-      sha256: file.sha256,
-      ...options,
-    });
+    // Read into a reused buffer (see ReadBuffers), handed back once the PUT has settled.
+    const read = file.size < WHOLE_READ_LIMIT ? readStagedFile(readBuffers, abs, file) : undefined;
+    const body = read?.bytes ?? { size: file.size, open: () => createReadStream(abs) };
+    try {
+      return await deps.storage.put(key, body, {
+        contentType: contentType(file.path),
+        cacheControl: cacheControl(file.path, cacheMaxAge),
+        metadata: { sha256: file.sha256 },
+        sha256: file.sha256,
+        ...options,
+      });
+    } finally {
+      read?.release();
+    }
   }
 
   // What each staged publish uploads in batches, by staging key; rebuilt from the staging record after a restart.
@@ -310,10 +320,10 @@ function batchedUploads(tree: ScannedSource, record: StagingRecord | undefined, 
   return { files: tree.files.filter((f) => !skipped.has(f.path) && !deferred.has(f.path) && !isGoLiveFile(f.path)), createOnly: true, ...(copies ? { copies } : {}) };
 }
 
-function readStagedFile(abs: string, relpath: string): Buffer {
+function readStagedFile(buffers: ReadBuffers, abs: string, file: FileRecord): PooledRead {
   try {
-    return readFileSync(abs);
+    return buffers.read(abs, file.size);
   } catch (err) {
-    throw new SourceChangedError(`${relpath} can no longer be read (${(err as NodeJS.ErrnoException).code}) since this publish staged it`);
+    throw new SourceChangedError(`${file.path} can no longer be read (${(err as NodeJS.ErrnoException).code}) since this publish staged it`);
   }
 }

@@ -26,6 +26,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import pMap from 'p-map';
 import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailureKind } from '../errors';
 import { PART_SIZE } from './etag';
+import { UploadSlots } from './upload-slots';
 import { DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
 import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 import { VerifyingStream } from './verify';
@@ -71,6 +72,12 @@ const STORES_WITHOUT_COPY = new Set<string>();
 const SINGLE_DELETES_IN_FLIGHT = 16;
 // Parts in flight per multipart upload; each holds one part in memory.
 const PARTS_IN_FLIGHT = 2;
+// Multipart uploads at once in the process. lib-storage holds up to PARTS_IN_FLIGHT + 1 parts of
+// each in memory (those in flight and the one it assembles): measured 24 MiB live per upload, so
+// four big files at once made 70-90 MiB of the Job's peak. This bounds it to
+// MULTIPART_UPLOADS_IN_FLIGHT × (PARTS_IN_FLIGHT + 1) × part size for any tree and concurrency.
+export const MULTIPART_UPLOADS_IN_FLIGHT = 2;
+const MULTIPART_SLOTS = new UploadSlots(MULTIPART_UPLOADS_IN_FLIGHT);
 // Attempts per request within one activity attempt (the SDK's, the signed PUT's, a streamed upload's).
 const SDK_ATTEMPTS = SIGNED_PUT_ATTEMPTS;
 
@@ -231,7 +238,17 @@ export class S3Storage implements ReadableStorage {
    * differs from the staged size or sha256 fails before its last bytes go out. The single PUT
    * is then aborted; the multipart upload is aborted and never completed.
    */
-  private async putStream(key: string, body: { size: number; open: () => Readable }, options: WriteOptions): Promise<boolean> {
+  private putStream(key: string, body: { size: number; open: () => Readable }, options: WriteOptions): Promise<boolean> {
+    if (body.size <= this.partSize) return this.putStreamNow(key, body, options);
+    const { onProgress } = options;
+    // Opened only once it has a slot, so a waiting file holds no descriptor and no buffer.
+    return MULTIPART_SLOTS.run(
+      (progressed) => this.putStreamNow(key, body, { ...options, onProgress: (n) => (onProgress?.(n), progressed()) }),
+      onProgress && (() => onProgress(0)),
+    );
+  }
+
+  private async putStreamNow(key: string, body: { size: number; open: () => Readable }, options: WriteOptions): Promise<boolean> {
     const verifier = new VerifyingStream(key, body.size, options.sha256, options.onProgress);
     const abort = new AbortController();
     let bodyError: unknown;
