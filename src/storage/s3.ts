@@ -646,7 +646,7 @@ function classify(err: unknown): StorageFailureKind {
   if (status === 403) return 'AccessDenied';
   if (status === 404 && nameOf(err) === 'NotFound') return 'BucketNotFound';
   if (status !== undefined && (status >= 500 || status === 429)) return 'StorageUnavailable';
-  if (NETWORK_CODES.has(codeOf(err) ?? '')) return 'StorageUnavailable';
+  if (NETWORK_CODES.has(codeOf(err) ?? '') || networkCodeInMessage(err)) return 'StorageUnavailable';
   if (isTlsFailure(codeOf(err))) return 'TlsFailure';
   return 'StorageError';
 }
@@ -654,6 +654,16 @@ function classify(err: unknown): StorageFailureKind {
 // Node's codes for a certificate it does not trust or that names another host, and OpenSSL's
 // for a server that does not speak TLS. Waiting fixes none of them.
 const TLS_CODES = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO']);
+
+/**
+ * The SDK's retry layer rewraps a thrown value that is not an `Error` of its own realm (Node's
+ * socket errors seen from a vm context, as under Jest) into a bare Error whose message alone
+ * still names the socket's code.
+ */
+function networkCodeInMessage(err: unknown): boolean {
+  const message = (err as { message?: unknown })?.message;
+  return typeof message === 'string' && message.startsWith('AWS SDK error wrapper for ') && [...NETWORK_CODES].some((c) => message.includes(c));
+}
 
 function isTlsFailure(code: string | undefined): boolean {
   return code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_'));
