@@ -102,13 +102,13 @@ export async function statusAppNames(storage: Storage): Promise<string[]> {
   return (await listAppNames(storage)).apps;
 }
 
-/** The status of one app, as `status --prefix APP` shows it; the status web page (src/ui) calls it too. */
 /** One app's status and the outcome of its last audit: what `status` prints and the status page shows. */
 export async function appStatusWithAudit(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
   const [s, audit] = await Promise.all([appStatus(app, rule, deps), lastAudit(deps.client, deps.bucket, app)]);
   return { ...s, lastAudit: audit };
 }
 
+/** The status of one app as the bucket and the app lock tell it, without the audit. */
 export async function appStatus(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
   const { storage } = deps;
   const now = deps.now?.() ?? Math.floor(Date.now() / 1000);
