@@ -14,8 +14,7 @@ import { ReadBuffers, type PooledRead } from '../source/read-buffers';
 import { scanSource, type ScannedSource } from '../source/scan';
 import { isSameBuild } from '../source/same-build';
 import type { Storage, WriteOptions } from '../storage/storage';
-import { readEarlierBuilds } from '../bucket/earlier-builds';
-import { listAppObjects } from '../bucket/listings';
+import { readAppView, type AppView, type EarlyAppView } from '../bucket/app-view';
 import type { CopyDecision } from '../source/content-index';
 import { copyInstead, decisionReasons, planBatchCopies } from './copies';
 import { withFailureTranslation } from './failures';
@@ -39,6 +38,8 @@ export interface FileActivityDeps {
   warn?: (message: string) => void;
   /** Buffers the small files are read into; a test passes its own to see how many bytes they held. */
   readBuffers?: ReadBuffers;
+  /** The app's objects and builds, read by the Job while it hashed; staging reads them itself without. */
+  earlyView?: EarlyAppView;
 }
 
 /**
@@ -103,6 +104,11 @@ export function createFileActivities(deps: FileActivityDeps) {
     }
   }
 
+  /** What staging decides from: the view the Job read while hashing, else a fresh one. */
+  async function appView(app: string, onObject: () => void): Promise<AppView> {
+    return (await deps.earlyView?.take(app)) ?? readAppView(deps.storage, app, onObject);
+  }
+
   // What each staged publish uploads in batches, by staging key; rebuilt from the staging record after a restart.
   const uploads = new Map<string, BatchedUploads>();
 
@@ -133,9 +139,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       const tree = await beatingWhile(() => scan(input.sourceDir), heartbeatIntervalMs);
       remember(tree);
       const beat = progressHeartbeat(() => undefined, heartbeatIntervalMs);
-      const [existing, { earlier, newest }] = await Promise.all([listAppObjects(deps.storage, input.app, beat.advanced), readEarlierBuilds(deps.storage, input.app)]).finally(
-        beat.stop,
-      );
+      const { existing, earlier, newest } = await appView(input.app, beat.advanced).finally(beat.stop);
       if (input.goLive && newest && isSameBuild(newest.manifest, input.image, tree.files, existing)) {
         // valpop skips a populate of the image it published last; writing nothing keeps a
         // re-created Job from pushing older builds out of the -n window with copies of this one.

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
+import { EarlyAppView } from '../bucket/app-view';
 import { dataPrefix } from '../contract/keys';
 import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
 import { scanSource, type ScannedSource } from '../source/scan';
@@ -44,6 +45,9 @@ interface RunFields {
 
 /** The Job: checks its inputs, starts (or rejoins) the publish, serves its files and waits. */
 export async function populate(settings: PublishSettings, deps: PopulateDeps): Promise<PopulateOutcome> {
+  // Read while the tree is hashed: staging decides from it (see EarlyAppView).
+  const earlyView = new EarlyAppView();
+  earlyView.start(deps.storage, settings.app);
   // Everything that can be wrong with the inputs is found before anything is written.
   const tree = await (deps.scanned ?? scanSource(settings.source));
   await deps.storage.checkAccess();
@@ -117,6 +121,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     taskQueue,
     batchParallelism: settings.batchParallelism,
     storage: deps.storage,
+    earlyView,
     copy: settings.copy !== false,
     warn: (message) => deps.report(message, { event: 'copy-unsupported', level: 'warn', ...run }),
     // The tree was just scanned; the first stage reuses it rather than hashing everything twice.

@@ -7,6 +7,7 @@ import { dataKey, ENTRY_POINT } from '../../src/contract/keys';
 import { populate } from '../../src/client/populate';
 import { PART_SIZE } from '../../src/storage/etag';
 import { scanSource } from '../../src/source/scan';
+import type { ObjectInfo, Storage } from '../../src/storage/storage';
 import { RecordingStorage } from '../helpers/recording-storage';
 import { newBucket, openTestStorage, startHarness, type Harness, populateDeps } from '../helpers/servers';
 import { copyExample, readLocal, readObject, sha256 } from '../helpers/trees';
@@ -85,5 +86,44 @@ describe('a republish skips what the bucket already holds', () => {
     const newAge = await publish(bucket, source, 'img:3', { cacheMaxAge: '600' });
     expect(newAge.written).toHaveLength(22);
     await expectBucketMatches(bucket, source, 600);
+  });
+});
+
+/** Runs `change` once the first listing of the app's objects (the Job's early view) has been read through. */
+class ChangedAfterFirstListing extends RecordingStorage {
+  private changed = false;
+  constructor(
+    inner: Storage,
+    private readonly change: () => Promise<void>,
+  ) {
+    super(inner);
+  }
+  override async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    yield* super.list(prefix);
+    if (prefix === dataKey('app', '') && !this.changed) {
+      this.changed = true;
+      await this.change();
+    }
+  }
+}
+
+describe('the view a republish decides from is read while the Job hashes', () => {
+  it('writes at go-live what changed in the bucket after that view was read', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    await publish(bucket, source, 'img:1');
+    const [gone, rewritten] = (await scanSource(source)).files.filter((f) => f.path.endsWith('.js') && f.path !== ENTRY_POINT);
+    const direct = openTestStorage(bucket);
+    const storage = new ChangedAfterFirstListing(direct, async () => {
+      // Between the early read and the app lock: a hand deletes one file, another writer rewrites one.
+      await direct.delete([dataKey('app', gone.path)]);
+      await direct.put(dataKey('app', rewritten.path), Buffer.alloc(rewritten.size, 'x'), { contentType: 'application/javascript', cacheControl: 'no-cache' });
+    });
+    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image: 'img:2' }), populateDeps(harness, bucket, storage));
+    // Staging decided from the early view, taken before the change: everything was in place then.
+    expect(outcome).toMatchObject({ files: 22, skipped: 22 });
+    const written = storage.events.filter((e) => e.phase === 'start' && e.key.startsWith('data/')).map((e) => e.key.slice('data/app/'.length));
+    expect(written.sort()).toEqual([gone.path, rewritten.path].sort());
+    await expectBucketMatches(bucket, source);
   });
 });

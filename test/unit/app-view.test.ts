@@ -1,0 +1,43 @@
+import { EarlyAppView } from '../../src/bucket/app-view';
+import { dataKey } from '../../src/contract/keys';
+import { MemoryStorage } from '../../src/storage/memory';
+import type { ObjectInfo, Storage } from '../../src/storage/storage';
+
+async function storageWith(keys: string[]): Promise<MemoryStorage> {
+  const storage = new MemoryStorage();
+  for (const key of keys) await storage.put(key, Buffer.from(key), { contentType: 'text/plain', cacheControl: 'no-cache' });
+  return storage;
+}
+
+describe('EarlyAppView', () => {
+  it('hands the view of its app out once', async () => {
+    const view = new EarlyAppView();
+    view.start(await storageWith([dataKey('app', 'a.js'), dataKey('other', 'b.js')]), 'app');
+    expect([...(await view.take('app'))!.existing.keys()]).toEqual(['a.js']);
+    expect(await view.take('app')).toBeUndefined();
+  });
+
+  it('gives nothing for another app, or once it is older than a minute', async () => {
+    const storage = await storageWith([dataKey('app', 'a.js')]);
+    const other = new EarlyAppView();
+    other.start(storage, 'app');
+    expect(await other.take('else')).toBeUndefined();
+
+    let now = 0;
+    const stale = new EarlyAppView(() => now);
+    stale.start(storage, 'app');
+    now = 60_001;
+    expect(await stale.take('app')).toBeUndefined();
+  });
+
+  it('turns a failed read into no view, without an unhandled rejection', async () => {
+    const failing = new (class extends MemoryStorage {
+      override list(): AsyncIterable<ObjectInfo> {
+        throw new Error('refused');
+      }
+    })() as Storage;
+    const view = new EarlyAppView();
+    view.start(failing, 'app');
+    expect(await view.take('app')).toBeUndefined();
+  });
+});
