@@ -14,7 +14,10 @@ import { ReadBuffers, type PooledRead } from '../source/read-buffers';
 import { scanSource, type ScannedSource } from '../source/scan';
 import { isSameBuild } from '../source/same-build';
 import type { Storage, WriteOptions } from '../storage/storage';
-import { readAppView, type AppView, type EarlyAppView } from '../bucket/app-view';
+import { readAppView, type AppView, type EarlyAppView, type EarlyView } from '../bucket/app-view';
+import { listingStillHolds } from '../bucket/listing-trust';
+import type { ListedObject } from '../bucket/listings';
+import type { LockGeneration } from '../workflows/app-lock-api';
 import type { CopyDecision } from '../source/content-index';
 import { copyInstead, decisionReasons, planBatchCopies } from './copies';
 import { withFailureTranslation } from './failures';
@@ -38,6 +41,8 @@ export interface FileActivityDeps {
   warn?: (message: string) => void;
   /** Buffers the small files are read into; a test passes its own to see how many bytes they held. */
   readBuffers?: ReadBuffers;
+  /** The clock the age of an early view is read against, in ms since the epoch. Default Date.now. */
+  now?: () => number;
   /** The app's objects and builds, read by the Job while it hashed; staging reads them itself without. */
   earlyView?: EarlyAppView;
 }
@@ -51,6 +56,7 @@ export function createFileActivities(deps: FileActivityDeps) {
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 2000;
   const copying = deps.copy !== false;
   const readBuffers = deps.readBuffers ?? new ReadBuffers();
+  const now = deps.now ?? Date.now;
   // A restarted Job has an empty cache and rescans; the digest proves it found the same tree.
   const scans = new Map<string, ScannedSource>();
 
@@ -104,9 +110,30 @@ export function createFileActivities(deps: FileActivityDeps) {
     }
   }
 
-  /** What staging decides from: the view the Job read while hashing, else a fresh one. */
-  async function appView(app: string, onObject: () => void): Promise<AppView> {
-    return (await deps.earlyView?.take(app)) ?? readAppView(deps.storage, app, onObject);
+  /** What staging decides from: the view the Job read while hashing (`early`), else a fresh one. */
+  async function appView(app: string, onObject: () => void): Promise<{ view: AppView; early?: EarlyView }> {
+    const early = await deps.earlyView?.take(app);
+    return early ? { view: early, early } : { view: await readAppView(deps.storage, app, onObject) };
+  }
+
+  // The early views publishes staged from, by staging key, with what this process saw its batches write since.
+  const stagedViews = new Map<string, StagedView>();
+
+  /**
+   * The listing the go-live step may decide from instead of listing the app again: the staged
+   * view with every file the batches created, when this process ran every batch itself, each
+   * created every object it wrote, and the app lock granted nothing that changes objects since
+   * the view was read (bucket/listing-trust.ts). Handed out once.
+   */
+  function stagedListing(stagingKey: string, turn: LockGeneration | undefined): Map<string, ListedObject> | undefined {
+    const staged = stagedViews.get(stagingKey);
+    stagedViews.delete(stagingKey);
+    if (!staged || staged.spoiled || staged.batchesDone.size !== staged.batchCount) return undefined;
+    const { view } = staged;
+    if (!listingStillHolds(view.lock, turn, now() - view.readAt)) return undefined;
+    const listing = new Map(view.existing);
+    for (const f of staged.created) listing.set(f.path, { size: f.size, etag: f.etag });
+    return listing;
   }
 
   // What each staged publish uploads in batches, by staging key; rebuilt from the staging record after a restart.
@@ -139,7 +166,8 @@ export function createFileActivities(deps: FileActivityDeps) {
       const tree = await beatingWhile(() => scan(input.sourceDir), heartbeatIntervalMs);
       remember(tree);
       const beat = progressHeartbeat(() => undefined, heartbeatIntervalMs);
-      const { existing, earlier, newest } = await appView(input.app, beat.advanced).finally(beat.stop);
+      const { view, early } = await appView(input.app, beat.advanced).finally(beat.stop);
+      const { existing, earlier, newest } = view;
       if (input.goLive && newest && isSameBuild(newest.manifest, input.image, tree.files, existing)) {
         // valpop skips a populate of the image it published last; writing nothing keeps a
         // re-created Job from pushing older builds out of the -n window with copies of this one.
@@ -188,13 +216,18 @@ export function createFileActivities(deps: FileActivityDeps) {
       const batched = batchedUploads(tree, record, copying);
       uploads.set(key, batched);
       const toUpload = batched.files;
+      const batchCount = planBatches(toUpload.map((f) => f.size), input.batchLimits).length;
+      // A retried staging step may have decided otherwise than the attempt that kept a view.
+      stagedViews.delete(key);
+      // A server-side copy may leave another ETag than an upload would: those publishes list again.
+      if (early?.lock && copies.size === 0) stagedViews.set(key, { view: early, created: toUpload, batchCount, batchesDone: new Set(), spoiled: false });
       const entryPoint = tree.files.find((f) => f.path === ENTRY_POINT);
       const bytes = (files: FileRecord[]) => files.reduce((sum, f) => sum + f.size, 0);
       return {
         fileCount: tree.files.length,
         totalBytes: tree.totalBytes,
         listDigest: tree.listDigest,
-        batchCount: planBatches(toUpload.map((f) => f.size), input.batchLimits).length,
+        batchCount,
         entryPointBytes: entryPoint ? entryPoint.size : null,
         stagingKey: key,
         uploadFiles: plan.upload.length,
@@ -217,6 +250,9 @@ export function createFileActivities(deps: FileActivityDeps) {
       const files = all.slice(batch.start, batch.end);
       const ctx = Context.current();
       const resumeAt = typeof ctx.info.heartbeatDetails === 'number' ? ctx.info.heartbeatDetails : 0;
+      const staged = input.stagingKey ? stagedViews.get(input.stagingKey) : undefined;
+      // What an earlier attempt wrote is not known here.
+      if (staged && resumeAt > 0) staged.spoiled = true;
 
       // Heartbeat the length of the finished prefix, so a retry skips exactly what is known done.
       const finished = new Array<boolean>(files.length).fill(false);
@@ -239,8 +275,9 @@ export function createFileActivities(deps: FileActivityDeps) {
               if (copy && (await copyInstead(deps.storage, input.app, file, copy, input.cacheMaxAge, createOnly, deps.warn, beat.advanced))) {
                 copied.files++;
                 copied.bytes += file.size;
-              } else {
-                await upload(input.app, tree, file, input.cacheMaxAge, { ifAbsent: createOnly, onProgress: beat.advanced });
+              } else if (!(await upload(input.app, tree, file, input.cacheMaxAge, { ifAbsent: createOnly, onProgress: beat.advanced })) && staged) {
+                // Another publish created this key first, maybe with other bytes: the go-live step must look.
+                staged.spoiled = true;
               }
             } catch (err) {
               failure ??= { err };
@@ -256,9 +293,11 @@ export function createFileActivities(deps: FileActivityDeps) {
         beat.stop();
       }
       if (failure) {
+        if (staged) staged.spoiled = true;
         ctx.heartbeat(prefix);
         throw failure.err;
       }
+      staged?.batchesDone.add(input.batchIndex);
       const done = { files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
       return copies ? { ...done, copied: copied.files, copiedBytes: copied.bytes } : done;
     },
@@ -284,7 +323,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       return { files: 1, bytes: entry.size };
     },
 
-    ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs }),
+    ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs, stagedListing }),
 
     ...createReferenceGateActivities({ storage: deps.storage, stagedTree }),
 
@@ -300,6 +339,18 @@ export type FileActivities = ReturnType<typeof createFileActivities>;
 export interface KeepEntryCopiesInput extends UploadEntryPointInput {
   /** The publish's run ID, which its manifest records: the copies are kept under it. */
   publishId: string;
+}
+
+/** An early view a publish staged from, kept for its go-live step. */
+interface StagedView {
+  view: EarlyView;
+  /** The files the batches create. */
+  created: readonly FileRecord[];
+  batchCount: number;
+  /** Batches this process ran from their first file to their last, creating every object. */
+  batchesDone: Set<number>;
+  /** Something happened that the view cannot account for: the go-live step lists the app. */
+  spoiled: boolean;
 }
 
 interface BatchedUploads {

@@ -13,6 +13,7 @@ import { keepDecision } from '../rollback/target';
 import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
 import type { ScannedSource } from '../source/scan';
 import type { Storage, WriteOptions } from '../storage/storage';
+import type { LockGeneration } from '../workflows/app-lock-api';
 import { progressHeartbeat } from './heartbeat';
 import type { CommitManifestResult, GoLiveInput, GoLiveSummary, RestoreLiveInput, RestoreLiveResult } from './types';
 
@@ -26,6 +27,8 @@ export interface GoLiveDeps {
   /** Writes one file of the tree under its data key, its bytes checked against the staged hash. */
   upload: (app: string, tree: ScannedSource, file: FileRecord, cacheMaxAge: number, options?: Pick<WriteOptions, 'onProgress'>) => Promise<boolean>;
   heartbeatIntervalMs: number;
+  /** The staging listing, when it provably still holds at this turn; see files.ts `stagedListing`. */
+  stagedListing?: (stagingKey: string, turn: LockGeneration | undefined) => Map<string, ListedObject> | undefined;
 }
 
 /**
@@ -79,10 +82,12 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
       let listed = 0;
       let copied = 0;
       try {
-        const listing = await listAppObjects(storage, input.app, () => {
-          listed++;
-          beat.advanced();
-        });
+        const listing =
+          deps.stagedListing?.(input.stagingKey, input.turnGeneration) ??
+          (await listAppObjects(storage, input.app, () => {
+            listed++;
+            beat.advanced();
+          }));
         const writes = planGoLive(tree.files, listing, { heldBack: new Set(staged.deferred ?? []), skipped: new Set(staged.skipped ?? []) });
         await markKept(input.app, writes, listing, new Map(tree.files.map((f) => [f.path, f.sha256])));
         await pMap(

@@ -1,6 +1,7 @@
 /** Inputs and results of publish activities. They travel through workflow history: keep them small. */
 
 import type { BatchLimits } from '../source/batches';
+import type { LockGeneration } from '../workflows/app-lock-api';
 
 export interface StageInput {
   app: string;
@@ -95,6 +96,8 @@ export interface GoLiveInput {
   timestamp: number;
   cacheMaxAge: number;
   uploadConcurrency: number;
+  /** The app lock's generation when it granted this go-live turn: whether the staging listing still holds. */
+  turnGeneration?: LockGeneration;
 }
 
 export interface GoLiveSummary {

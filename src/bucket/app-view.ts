@@ -1,4 +1,5 @@
 import type { Storage } from '../storage/storage';
+import type { LockAtListing } from './listing-trust';
 import { readEarlierBuilds, type EarlierWrite, type NewestBuild } from './earlier-builds';
 import { listAppObjects, type ListedObject } from './listings';
 
@@ -9,6 +10,12 @@ export interface AppView {
   /** For each path, what the newest of the app's latest builds that names it recorded. */
   earlier: Map<string, EarlierWrite>;
   newest?: NewestBuild;
+}
+
+/** A view the Job read early, with when it began (ms since the epoch) and what the app lock said right before. */
+export interface EarlyView extends AppView {
+  readAt: number;
+  lock?: LockAtListing;
 }
 
 /** One listing of the app's objects and a read of its newest manifests, side by side. */
@@ -24,28 +31,36 @@ const EARLY_VIEW_MAX_AGE_MS = 60_000;
  * The app's view, read by the Job while it hashes the tree, before the publish holds the app
  * lock. Listing a large app takes about as long as hashing its build, and it was the largest step
  * of a republish; read early, it costs next to nothing. A view taken before the lock is safe to
- * decide from: the go-live step lists the app again under the go-live turn and writes every file
- * the bucket no longer holds as this build has it (source/go-live-plan.ts), so a stale view only
- * moves work there. It is handed out once, and only for its app while fresh: a retried staging
- * step, or one that waited long for the lock, reads its own.
+ * decide from: under the go-live turn the step writes every file the bucket does not hold as this
+ * build has it (source/go-live-plan.ts), from a listing taken again unless the app lock proves
+ * this one still holds (listing-trust.ts), so a stale view only moves work there. It is handed
+ * out once, and only for its app while fresh (listing-trust.ts relies on that minute): a retried
+ * staging step, or one that waited long for the lock, reads its own.
  */
 export class EarlyAppView {
-  private pending?: { app: string; startedAt: number; view: Promise<AppView | undefined> };
+  private pending?: { app: string; view: Promise<EarlyView | undefined> };
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Starts the read. A failure only means staging reads the view itself, and reports what went wrong then. */
-  start(storage: Storage, app: string): void {
-    const view = readAppView(storage, app).catch(() => undefined);
-    this.pending = { app, startedAt: this.now(), view };
+  /**
+   * Starts the read. `lockState` is asked first, so that what it says held before the listing
+   * began. A failure only means staging reads the view itself, and reports what went wrong then.
+   */
+  start(storage: Storage, app: string, lockState?: () => Promise<LockAtListing | undefined>): void {
+    const view = (async (): Promise<EarlyView> => {
+      const readAt = this.now();
+      const lock = await lockState?.().catch(() => undefined);
+      return { ...(await readAppView(storage, app)), readAt, ...(lock ? { lock } : {}) };
+    })().catch(() => undefined);
+    this.pending = { app, view };
   }
 
   /** The early view of `app`, once; undefined when there is none to use. */
-  async take(app: string): Promise<AppView | undefined> {
+  async take(app: string): Promise<EarlyView | undefined> {
     const pending = this.pending;
     this.pending = undefined;
     if (!pending || pending.app !== app) return undefined;
     const view = await pending.view;
-    return this.now() - pending.startedAt <= EARLY_VIEW_MAX_AGE_MS ? view : undefined;
+    return view && this.now() - view.readAt <= EARLY_VIEW_MAX_AGE_MS ? view : undefined;
   }
 }

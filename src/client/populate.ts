@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { EarlyAppView } from '../bucket/app-view';
+import type { LockAtListing } from '../bucket/listing-trust';
 import { dataPrefix } from '../contract/keys';
 import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
 import { scanSource, type ScannedSource } from '../source/scan';
@@ -47,7 +48,7 @@ interface RunFields {
 export async function populate(settings: PublishSettings, deps: PopulateDeps): Promise<PopulateOutcome> {
   // Read while the tree is hashed: staging decides from it (see EarlyAppView).
   const earlyView = new EarlyAppView();
-  earlyView.start(deps.storage, settings.app);
+  earlyView.start(deps.storage, settings.app, () => lockAtListing(deps.client, deps.bucket, settings.app));
   // Everything that can be wrong with the inputs is found before anything is written.
   const tree = await (deps.scanned ?? scanSource(settings.source));
   await deps.storage.checkAccess();
@@ -179,6 +180,25 @@ function pruneEvent(prune: NonNullable<PublishResult['prune']>, run: RunFields):
     objectsDeleted: prune.objectsDeleted,
     reason: prune.reason,
   };
+}
+
+/**
+ * What the app lock says right before the early view is read: with it, the go-live step can
+ * tell whether that listing still holds (bucket/listing-trust.ts). Undefined whenever unsure.
+ */
+async function lockAtListing(client: Client, bucket: string, app: string): Promise<LockAtListing | undefined> {
+  const handle = client.workflow.getHandle(appLockWorkflowId(bucket, app));
+  try {
+    // Short: the listing waits for this answer, and it is only worth a listing's time.
+    return await client.withDeadline(Date.now() + 2000, async () => {
+      if ((await handle.describe()).status.name !== 'RUNNING') return { kind: 'idle' } as const;
+      const state = await handle.query(lockStateQuery);
+      if (!state.generation || state.holders.some((h) => h.mode !== 'shared')) return undefined;
+      return { kind: 'counted', generation: state.generation } as const;
+    });
+  } catch (err) {
+    return err instanceof WorkflowNotFoundError ? { kind: 'idle' } : undefined;
+  }
 }
 
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {

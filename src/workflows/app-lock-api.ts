@@ -35,6 +35,20 @@ export interface AppLockInput {
   /** Carried over by continue-as-new. */
   holders?: LockRequest[];
   waiting?: LockRequest[];
+  /** Carried over by continue-as-new: see `LockGeneration`. */
+  generation?: LockGeneration;
+}
+
+/**
+ * Which lock workflow (`epoch`: the run ID of its first run, kept across continue-as-new) and how
+ * many go-live turns and exclusive locks it had granted (`changes`). Those holders are the only
+ * ones that replace or delete objects a build already holds; so a publish that read the app's
+ * listing when the lock had granted N of them, and that is granted its go-live turn as the
+ * N+1st of the same epoch, knows that listing still holds (bucket/listing-trust.ts).
+ */
+export interface LockGeneration {
+  epoch: string;
+  changes: number;
 }
 
 export interface AppLockState {
@@ -42,11 +56,19 @@ export interface AppLockState {
   app: string;
   holders: LockRequest[];
   waiting: LockRequest[];
+  /** Absent from lock workflows started before generations were counted. */
+  generation?: LockGeneration;
+}
+
+/** A grant; `generation` (the count before this grant) is absent from lock workflows started before generations. */
+export interface LockGrant {
+  token: string;
+  generation?: LockGeneration;
 }
 
 export const lockRequestSignal = defineSignal<[LockRequest]>('lockRequest');
 export const lockReleaseSignal = defineSignal<[{ token: string }]>('lockRelease');
-export const lockGrantedSignal = defineSignal<[{ token: string }]>('lockGranted');
+export const lockGrantedSignal = defineSignal<[LockGrant]>('lockGranted');
 export const lockStateQuery = defineQuery<AppLockState>('lockState');
 
 /** One lock per app of a bucket: the same app name in another bucket is another app. */

@@ -3,6 +3,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   uuid4,
@@ -17,6 +18,7 @@ import {
   lockStateQuery,
   type AppLockInput,
   type AppLockWorkflowFunction,
+  type LockGeneration,
   type LockMode,
   type LockOwner,
   type LockRequest,
@@ -37,7 +39,10 @@ export * from './app-lock-api';
  * when no publish holds it, or gives up after its wait and reports the app busy.
  */
 
-/** An idle lock workflow ends after this; the next request starts a new one. */
+/**
+ * An idle lock workflow ends after this; the next request starts a new one. Far longer than the
+ * minute an early view is used within (bucket/listing-trust.ts relies on it).
+ */
 const IDLE_LINGER = '5 minutes';
 /** While someone waits, holders are checked this often: a terminated holder must not block forever. */
 const LIVENESS_INTERVAL = '1 minute';
@@ -48,6 +53,10 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
   const holders = [...(input.holders ?? [])];
   const waiting = [...(input.waiting ?? [])];
   const regrant: LockRequest[] = [];
+  // Lock workflows started before generations were counted grant without one.
+  const generation: LockGeneration | undefined = patched('16-lock-generation') ? { ...(input.generation ?? { epoch: workflowInfo().runId, changes: 0 }) } : undefined;
+  // The generation each holder was granted at, by token; unknown for holders carried over by continue-as-new.
+  const grantedAt = new Map<string, LockGeneration>();
   let dirty = true;
   const acts = proxyActivities<LockActivities>({ startToCloseTimeout: '1m', retry: { maximumInterval: '30s' } });
 
@@ -60,8 +69,9 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
     dirty = true;
     remove(holders, token);
     remove(waiting, token);
+    grantedAt.delete(token);
   });
-  setHandler(lockStateQuery, () => ({ bucket: input.bucket, app: input.app, holders, waiting }));
+  setHandler(lockStateQuery, () => ({ bucket: input.bucket, app: input.app, holders, waiting, ...(generation ? { generation: { ...generation } } : {}) }));
 
   for (;;) {
     dirty = false;
@@ -75,7 +85,7 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
       await condition(() => dirty);
     }
     if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof AppLockWorkflow>({ bucket: input.bucket, app: input.app, holders, waiting });
+      await continueAsNew<typeof AppLockWorkflow>({ bucket: input.bucket, app: input.app, holders, waiting, ...(generation ? { generation } : {}) });
     }
   }
 
@@ -89,6 +99,11 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
         holders.push(r);
         admitted.push(r);
         waiting.splice(i, 1);
+        if (generation) {
+          grantedAt.set(r.token, { ...generation });
+          // Go-live turns and exclusive locks are what may change objects a build holds.
+          if (r.mode !== 'shared') generation.changes++;
+        }
       } else {
         i++;
       }
@@ -106,11 +121,13 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
 
   async function grant(request: LockRequest): Promise<void> {
     try {
-      await getExternalWorkflowHandle(request.owner.workflowId, request.owner.runId).signal(lockGrantedSignal, { token: request.token });
+      const at = grantedAt.get(request.token);
+      await getExternalWorkflowHandle(request.owner.workflowId, request.owner.runId).signal(lockGrantedSignal, { token: request.token, ...(at ? { generation: at } : {}) });
     } catch {
       // The requester is gone; what it was granted is free again.
       dirty = true;
       remove(holders, request.token);
+      grantedAt.delete(request.token);
     }
   }
 
@@ -119,6 +136,7 @@ export async function AppLockWorkflow(input: AppLockInput): Promise<void> {
     for (const owner of closed) {
       for (const h of holders.filter((x) => x.owner.workflowId === owner.workflowId && x.owner.runId === owner.runId)) {
         remove(holders, h.token);
+        grantedAt.delete(h.token);
       }
     }
     if (closed.length > 0) dirty = true;
@@ -138,6 +156,8 @@ function remove(list: LockRequest[], token: string): void {
 
 export interface HeldAppLock {
   release(): Promise<void>;
+  /** The lock's generation when it granted this; absent from lock workflows that do not count. */
+  generation?: LockGeneration;
 }
 
 /**
@@ -149,8 +169,12 @@ export async function acquireAppLock(bucket: string, app: string, mode: LockMode
   const request: LockRequest = { token: `${workflowId}/${runId}/${uuid4()}`, owner: { workflowId, runId }, mode };
   const acts = proxyActivities<LockActivities>({ startToCloseTimeout: '1m', retry: { maximumInterval: '30s' } });
   let granted = false;
-  setHandler(lockGrantedSignal, ({ token }) => {
-    if (token === request.token) granted = true;
+  let generation: LockGeneration | undefined;
+  setHandler(lockGrantedSignal, (grant) => {
+    if (grant.token !== request.token) return;
+    granted = true;
+    // A repeated grant (after a re-request) carries the generation of the first.
+    generation ??= grant.generation;
   });
 
   const deadline = waitMs === undefined ? Infinity : Date.now() + waitMs;
@@ -176,5 +200,5 @@ export async function acquireAppLock(bucket: string, app: string, mode: LockMode
     await release();
     return undefined;
   }
-  return { release };
+  return { release, ...(generation ? { generation } : {}) };
 }

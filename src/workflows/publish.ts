@@ -137,6 +137,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     progress.phase = 'waiting-to-go-live';
     const turn = await describeFailure('waiting for the go-live turn', () => acquireAppLock(input.bucket, input.app, 'go-live'));
     try {
+      // The turn's generation lets the step reuse the staging listing when nothing changed since (issue 16).
+      const generation = patched('16-go-live-generation') && turn?.generation ? { turnGeneration: turn.generation } : {};
       const goLiveInput = {
         ...source(staged),
         stagingKey: staged.stagingKey,
@@ -144,6 +146,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         timestamp,
         cacheMaxAge: input.cacheMaxAge,
         uploadConcurrency: input.uploadConcurrency,
+        ...generation,
       };
       try {
         const plan = await step(progress, 'going-live', 'preparing to go live', () => files.prepareGoLive(goLiveInput));

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { resolvePublishSettings, type RawOptions } from '../../src/config';
 import { cacheControl } from '../../src/contract/headers';
 import { dataKey, ENTRY_POINT } from '../../src/contract/keys';
-import { populate } from '../../src/client/populate';
+import { appLockWorkflowId } from '../../src/workflows/app-lock-api';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { populate, type PopulateOutcome } from '../../src/client/populate';
 import { PART_SIZE } from '../../src/storage/etag';
 import { scanSource } from '../../src/source/scan';
 import type { ObjectInfo, Storage } from '../../src/storage/storage';
@@ -89,41 +91,74 @@ describe('a republish skips what the bucket already holds', () => {
   });
 });
 
-/** Runs `change` once the first listing of the app's objects (the Job's early view) has been read through. */
-class ChangedAfterFirstListing extends RecordingStorage {
-  private changed = false;
+/** Counts listings of the app's objects, and runs `change` once the first (the Job's early view) has been read through. */
+class ListingWatch extends RecordingStorage {
+  listings = 0;
   constructor(
     inner: Storage,
-    private readonly change: () => Promise<void>,
+    private readonly change: () => Promise<void> = async () => undefined,
   ) {
     super(inner);
   }
   override async *list(prefix: string): AsyncIterable<ObjectInfo> {
     yield* super.list(prefix);
-    if (prefix === dataKey('app', '') && !this.changed) {
-      this.changed = true;
-      await this.change();
-    }
+    if (prefix !== dataKey('app', '')) return;
+    if (++this.listings === 1) await this.change();
   }
 }
 
-describe('the view a republish decides from is read while the Job hashes', () => {
-  it('writes at go-live what changed in the bucket after that view was read', async () => {
+const dataWrites = (storage: RecordingStorage) =>
+  storage.events
+    .filter((e) => e.phase === 'start' && e.key.startsWith('data/'))
+    .map((e) => e.key.slice('data/app/'.length))
+    .sort();
+
+describe('the listing a republish decides from', () => {
+  it('is read while the Job hashes, and not again at go-live when the app lock granted no change since', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const settings = (image: string) => resolvePublishSettings({ source, prefix: 'app', image, prune: false });
+    await populate(settings('img:1'), populateDeps(harness, bucket));
+
+    // The lock workflow of the first publish is still running: it has counted that publish's go-live turn.
+    const counted = new ListingWatch(openTestStorage(bucket));
+    expect(await populate(settings('img:2'), populateDeps(harness, bucket, counted))).toMatchObject({ files: 22, skipped: 22 });
+    expect(counted.listings).toBe(1);
+    expect(dataWrites(counted)).toEqual([]);
+
+    // No lock workflow running when the view is read: the one that grants the turn starts after it.
+    await harness.client.workflow.getHandle(appLockWorkflowId(bucket, 'app')).terminate('test: an idle lock');
+    const idle = new ListingWatch(openTestStorage(bucket));
+    expect(await populate(settings('img:3'), populateDeps(harness, bucket, idle))).toMatchObject({ files: 22, skipped: 22 });
+    expect(idle.listings).toBe(1);
+    await expectBucketMatches(bucket, source);
+  });
+
+  it('is listed again at go-live after another publish went live since, and what that one changed is written back', async () => {
     const bucket = await newBucket();
     const source = copyExample();
     await publish(bucket, source, 'img:1');
-    const [gone, rewritten] = (await scanSource(source)).files.filter((f) => f.path.endsWith('.js') && f.path !== ENTRY_POINT);
-    const direct = openTestStorage(bucket);
-    const storage = new ChangedAfterFirstListing(direct, async () => {
-      // Between the early read and the app lock: a hand deletes one file, another writer rewrites one.
-      await direct.delete([dataKey('app', gone.path)]);
-      await direct.put(dataKey('app', rewritten.path), Buffer.alloc(rewritten.size, 'x'), { contentType: 'application/javascript', cacheControl: 'no-cache' });
+    const js = (await scanSource(source)).files.find((f) => f.path.endsWith('.js') && f.path !== ENTRY_POINT)!;
+    const other = copyExample();
+    writeFileSync(path.join(other, js.path), Buffer.alloc(js.size + 1, 'y'));
+    let otherLive!: Promise<PopulateOutcome>;
+    const storage = new ListingWatch(openTestStorage(bucket), async () => {
+      // Between the early read and this publish's start: another build, which rewrites one file, goes live.
+      otherLive = populate(resolvePublishSettings({ source: other, prefix: 'app', image: 'img:other', prune: false }), populateDeps(harness, bucket));
+      await otherLive;
     });
-    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image: 'img:2' }), populateDeps(harness, bucket, storage));
-    // Staging decided from the early view, taken before the change: everything was in place then.
+    // The publish starts once its tree is scanned: here, once the other build is live.
+    const scanned = (async () => {
+      while (!otherLive) await sleep(50);
+      await otherLive;
+      return scanSource(source);
+    })();
+    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image: 'img:2', prune: false }), { ...populateDeps(harness, bucket, storage), scanned });
+    expect((await otherLive).uploaded).toBe(1);
+    // Staging decided from the early view, read before that build went live: everything was in place then.
     expect(outcome).toMatchObject({ files: 22, skipped: 22 });
-    const written = storage.events.filter((e) => e.phase === 'start' && e.key.startsWith('data/')).map((e) => e.key.slice('data/app/'.length));
-    expect(written.sort()).toEqual([gone.path, rewritten.path].sort());
+    expect(storage.listings).toBe(2);
+    expect(dataWrites(storage)).toEqual([js.path]);
     await expectBucketMatches(bucket, source);
   });
 });
