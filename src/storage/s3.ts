@@ -720,7 +720,9 @@ async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Bu
 }
 
 function metaHeaders(metadata: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [`x-amz-meta-${k.toLowerCase()}`, v]));
+  const headers: Record<string, string> = {};
+  for (const k of Object.keys(metadata ?? {})) headers[`x-amz-meta-${k.toLowerCase()}`] = metadata![k];
+  return headers;
 }
 
 interface EncryptionHeaders {

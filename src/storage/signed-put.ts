@@ -99,11 +99,16 @@ export class SignedPut {
 
 /** S3 keys are sent with each segment percent-encoded per RFC 3986; `/` stays a separator. */
 export function encodeKey(key: string): string {
+  // Most keys of a build need no escaping: one test instead of a split, a replace per segment and a join.
+  if (PLAIN_KEY.test(key)) return key;
   return key
     .split('/')
     .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
     .join('/');
 }
+
+// RFC 3986's unreserved characters and the separator, which encodeURIComponent leaves as they are.
+const PLAIN_KEY = /^[A-Za-z0-9\-._~/]*$/;
 
 interface WireRequest {
   agent: http.Agent;
