@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { EtagHasher } from '../storage/etag';
+import { EtagHasher, PART_SIZE } from '../storage/etag';
 
 export interface FileToHash {
   abs: string;
@@ -38,18 +38,27 @@ export function hashFilesSync(files: readonly FileToHash[], partSize?: number, b
   return out;
 }
 
-function hashFileSync(file: FileToHash, partSize: number | undefined, buffer: Buffer): FileDigests {
-  const sha256 = createHash('sha256');
-  const etag = new EtagHasher(partSize, file.size);
+function hashFileSync(file: FileToHash, partSize = PART_SIZE, buffer: Buffer): FileDigests {
   const fd = openSync(file.abs, 'r');
   try {
-    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) {
+    const first = readSync(fd, buffer);
+    // Most files of a build fit one read and one part: two one-shot digests, no hash objects.
+    const rest = first < buffer.length ? readSync(fd, buffer, first, buffer.length - first, null) : -1;
+    if (rest === 0 && first <= partSize) {
+      const bytes = buffer.subarray(0, first);
+      return { sha256: hash('sha256', bytes), etag: hash('md5', bytes) };
+    }
+    const sha256 = createHash('sha256');
+    const etag = new EtagHasher(partSize, file.size);
+    let n = first + Math.max(rest, 0);
+    while (n > 0) {
       const chunk = buffer.subarray(0, n);
       sha256.update(chunk);
       etag.update(chunk);
+      n = readSync(fd, buffer);
     }
+    return { sha256: sha256.digest('hex'), etag: etag.digest() };
   } finally {
     closeSync(fd);
   }
-  return { sha256: sha256.digest('hex'), etag: etag.digest() };
 }

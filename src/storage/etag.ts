@@ -12,10 +12,11 @@ export const PART_SIZE = 8 * 1024 * 1024;
  */
 export class EtagHasher {
   private readonly whole: Hash | undefined;
-  private part: Hash = createHash('md5');
+  private part: Hash;
   private readonly partDigests: Buffer[] = [];
   private partBytes = 0;
   private total = 0;
+  private readonly shared: boolean;
 
   /** With the body's size known in advance, only the digest that size needs is computed. */
   constructor(
@@ -23,29 +24,34 @@ export class EtagHasher {
     size?: number,
   ) {
     this.whole = size !== undefined && size > partSize ? undefined : createHash('md5');
+    // A body announced to fit one part hashes once: its first part's digest is its whole MD5,
+    // so one hash serves both, and one that grew past the part still gets its multipart ETag.
+    this.shared = size !== undefined && this.whole !== undefined;
+    this.part = this.shared ? this.whole! : createHash('md5');
   }
 
   update(chunk: Buffer): void {
-    this.whole?.update(chunk);
+    if (!this.shared) this.whole?.update(chunk);
     this.total += chunk.length;
     let offset = 0;
     while (offset < chunk.length) {
-      const take = Math.min(chunk.length - offset, this.partSize - this.partBytes);
-      this.part.update(chunk.subarray(offset, offset + take));
-      this.partBytes += take;
-      offset += take;
+      // A full part is digested only once more bytes come: the whole MD5 may still be what is asked for.
       if (this.partBytes === this.partSize) {
         this.partDigests.push(this.part.digest());
         this.part = createHash('md5');
         this.partBytes = 0;
       }
+      const take = Math.min(chunk.length - offset, this.partSize - this.partBytes);
+      this.part.update(chunk.subarray(offset, offset + take));
+      this.partBytes += take;
+      offset += take;
     }
   }
 
   digest(): string {
     // A body of at most one part goes up as a single PUT (lib-storage does the same).
     if (this.total <= this.partSize) return this.whole!.digest('hex');
-    const parts = this.partBytes > 0 ? [...this.partDigests, this.part.digest()] : this.partDigests;
+    const parts = [...this.partDigests, this.part.digest()];
     return `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-${parts.length}`;
   }
 }

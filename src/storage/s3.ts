@@ -106,7 +106,7 @@ function extraCaCertificates(): string[] {
 }
 
 export function createS3Client(options: S3StorageOptions, agents: Agents = keepAliveAgents(options.maxSockets, options.caCertificates)): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     endpoint: options.endpoint,
     region: options.region ?? 'us-east-1',
     credentials: options.credentials,
@@ -121,6 +121,20 @@ export function createS3Client(options: S3StorageOptions, agents: Agents = keepA
     // request; pushcache's retries and typed errors report those failures once, with the fix.
     logger: SDK_LOGGER,
   });
+  // Parts of a streamed upload go with an unsigned payload. Their bytes come through a
+  // VerifyingStream, which withholds the file's last chunk unless the whole file matches the
+  // staged size and sha256, so a changed file never completes an upload. A signed part hash made
+  // the SDK hash every part again (over plain HTTP) and the store hash it to verify: on a cold
+  // publish, most of the tree's bytes hashed twice more for no added check.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (context.commandName === 'UploadPartCommand' && request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'pushcacheUnsignedParts' },
+  );
+  return client;
 }
 
 /**
@@ -706,7 +720,9 @@ async function readAll(stream: NodeJS.ReadableStream, limit: number): Promise<Bu
 }
 
 function metaHeaders(metadata: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [`x-amz-meta-${k.toLowerCase()}`, v]));
+  const headers: Record<string, string> = {};
+  for (const k of Object.keys(metadata ?? {})) headers[`x-amz-meta-${k.toLowerCase()}`] = metadata![k];
+  return headers;
 }
 
 interface EncryptionHeaders {

@@ -63,13 +63,15 @@ export class S3ResponseError extends Error {
 
 export class SignedPut {
   private readonly signer = new SigV4Signer('s3');
-  private region: Promise<string> | undefined;
+  private region: Promise<string> | string | undefined;
   private readonly pathPrefix: string;
   private readonly port: number | undefined;
+  private readonly transport: typeof http | typeof https;
 
   constructor(private readonly target: SignedPutTarget) {
     this.pathPrefix = `${target.endpoint.pathname.replace(/\/$/, '')}/${target.bucket}/`;
     this.port = target.endpoint.port ? Number(target.endpoint.port) : undefined;
+    this.transport = target.endpoint.protocol === 'https:' ? https : http;
   }
 
   /** `payloadSha256` (hex), when known, is signed: the store then rejects a body that does not match it. */
@@ -82,13 +84,13 @@ export class SignedPut {
       'content-length': String(body.length),
       'x-amz-content-sha256': payloadSha256 ?? createHash('sha256').update(body).digest('hex'),
     };
-    // The region never changes; the credentials provider caches and refreshes on its own.
-    this.region ??= this.target.region();
-    const [credentials, region] = await Promise.all([this.target.credentials(), this.region]);
+    // The region never changes: resolved once. The credentials provider caches and refreshes on its own.
+    const credentials = await this.target.credentials();
+    const region = typeof this.region === 'string' ? this.region : (this.region = await (this.region ??= this.target.region()));
     const signed = this.signer.sign('PUT', path, unsigned, credentials, region);
     await send(
-      this.target.agent,
-      { method: 'PUT', protocol: endpoint.protocol, hostname: endpoint.hostname, port: this.port, path, headers: signed },
+      this.transport,
+      { agent: this.target.agent, method: 'PUT', hostname: endpoint.hostname, port: this.port, path, headers: signed },
       body,
       this.target.timeouts ?? DEFAULT_TIMEOUTS,
     );
@@ -97,15 +99,20 @@ export class SignedPut {
 
 /** S3 keys are sent with each segment percent-encoded per RFC 3986; `/` stays a separator. */
 export function encodeKey(key: string): string {
+  // Most keys of a build need no escaping: one test instead of a split, a replace per segment and a join.
+  if (PLAIN_KEY.test(key)) return key;
   return key
     .split('/')
     .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
     .join('/');
 }
 
+// RFC 3986's unreserved characters and the separator, which encodeURIComponent leaves as they are.
+const PLAIN_KEY = /^[A-Za-z0-9\-._~/]*$/;
+
 interface WireRequest {
+  agent: http.Agent;
   method: string;
-  protocol: string;
   hostname: string;
   port?: number;
   path: string;
@@ -130,10 +137,10 @@ export function isTransientPutError(err: unknown): boolean {
   return TRANSIENT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 
-async function send(agent: http.Agent, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
+async function send(transport: typeof http | typeof https, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await sendOnce(agent, request, body, timeouts);
+      return await sendOnce(transport, request, body, timeouts);
     } catch (err) {
       if (attempt >= SIGNED_PUT_ATTEMPTS || !isTransientPutError(err)) {
         // Read by the caller's messages, as the SDK's errors carry theirs in $metadata.
@@ -147,33 +154,35 @@ async function send(agent: http.Agent, request: WireRequest, body: Buffer, timeo
   }
 }
 
-function sendOnce(agent: http.Agent, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
-  const transport = request.protocol === 'https:' ? https : http;
+function sendOnce(transport: typeof http | typeof https, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
   return new Promise((resolve, reject) => {
     // Node's `timeout` option arms the socket's idle timer only once it is connected.
-    const req = transport.request(
-      { agent, method: request.method, hostname: request.hostname, port: request.port, path: request.path, headers: request.headers, timeout: timeouts.requestMs },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+    const req = transport.request({ ...request, timeout: timeouts.requestMs }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) {
+        // A PUT's answer has no body worth reading: drained, not collected.
         res.on('error', reject);
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve();
-          const text = Buffer.concat(chunks).toString('utf8');
-          const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`;
-          const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? `status ${status}`;
-          reject(new S3ResponseError(code, message, status));
-        });
-      },
-    );
+        res.on('end', resolve);
+        res.resume();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`;
+        const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? `status ${status}`;
+        reject(new S3ResponseError(code, message, status));
+      });
+    });
     req.on('timeout', () => req.destroy(new StoreTimeoutError('answer', timeouts.requestMs)));
     req.on('socket', (socket) => {
       // A kept-alive socket is connected already; a new one gets connectMs to connect.
       if (!socket.connecting) return;
       const timer = setTimeout(() => req.destroy(new StoreTimeoutError('connect', timeouts.connectMs)), timeouts.connectMs);
       const clear = () => clearTimeout(timer);
-      socket.once(request.protocol === 'https:' ? 'secureConnect' : 'connect', clear);
+      socket.once(transport === https ? 'secureConnect' : 'connect', clear);
       req.once('close', clear);
     });
     req.on('error', reject);

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 export interface SigningCredentials {
   accessKeyId: string;
@@ -14,7 +14,9 @@ export interface SigningCredentials {
  * request in one string. test/unit/sigv4.test.ts checks it against @smithy/signature-v4.
  */
 export class SigV4Signer {
-  private key: { scope: string; secret: string; key: Buffer } | undefined;
+  private key: { scope: string; secret: string; inner: Buffer; outer: Buffer } | undefined;
+  // x-amz-date has a resolution of one second: formatted once per second, not per request.
+  private date: { second: number; amzDate: string } | undefined;
 
   constructor(private readonly service: string) {}
 
@@ -24,7 +26,7 @@ export class SigV4Signer {
    * signed but those a proxy may change, as @smithy/signature-v4 leaves them out.
    */
   sign(method: string, path: string, headers: Record<string, string>, credentials: SigningCredentials, region: string, now = new Date()): Record<string, string> {
-    const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, '');
+    const amzDate = this.amzDate(now);
     const day = amzDate.slice(0, 8);
     const scope = `${day}/${region}/${this.service}/aws4_request`;
     const out: Record<string, string> = { ...headers, 'x-amz-date': amzDate };
@@ -34,18 +36,36 @@ export class SigV4Signer {
     for (const name of names) canonical += `${name}:${normalize(out[name])}\n`;
     const signedHeaders = names.join(';');
     canonical += `\n${signedHeaders}\n${out['x-amz-content-sha256']}`;
-    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-    const signature = createHmac('sha256', this.signingKey(scope, day, region, credentials.secretAccessKey)).update(stringToSign).digest('hex');
+    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash('sha256', canonical)}`;
+    const key = this.signingKey(scope, day, region, credentials.secretAccessKey);
+    // HMAC-SHA256 (RFC 2104) from the key's padded blocks, with one-shot hashes: a cold publish
+    // signs one PUT per file, and a Hmac object per request cost more than the two digests.
+    const inner = hash('sha256', Buffer.concat([key.inner, Buffer.from(stringToSign)]), 'buffer');
+    const signature = hash('sha256', Buffer.concat([key.outer, inner]));
     out.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return out;
   }
 
-  private signingKey(scope: string, day: string, region: string, secret: string): Buffer {
-    if (this.key?.scope === scope && this.key.secret === secret) return this.key.key;
+  private amzDate(now: Date): string {
+    const second = Math.floor(now.getTime() / 1000);
+    if (this.date?.second !== second) this.date = { second, amzDate: now.toISOString().replace(/[-:]|\.\d{3}/g, '') };
+    return this.date.amzDate;
+  }
+
+  /** The signing key of the day, region and secret, as the inner and outer HMAC blocks (key XOR ipad, key XOR opad). */
+  private signingKey(scope: string, day: string, region: string, secret: string): { inner: Buffer; outer: Buffer } {
+    if (this.key?.scope === scope && this.key.secret === secret) return this.key;
     const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
     const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), this.service), 'aws4_request');
-    this.key = { scope, secret, key };
-    return key;
+    // A 32-byte key is shorter than SHA-256's 64-byte block: zero-padded, then XORed.
+    const inner = Buffer.alloc(64, 0x36);
+    const outer = Buffer.alloc(64, 0x5c);
+    for (let i = 0; i < key.length; i++) {
+      inner[i] ^= key[i];
+      outer[i] ^= key[i];
+    }
+    this.key = { scope, secret, inner, outer };
+    return this.key;
   }
 }
 
