@@ -18,7 +18,7 @@ import type { Storage, WriteOptions } from '../storage/storage';
 import { readAppView, type AppView, type EarlyAppView, type EarlyView } from '../bucket/app-view';
 import { listingStillHolds } from '../bucket/listing-trust';
 import type { ListedObject } from '../bucket/listings';
-import type { LockGeneration } from '../workflows/app-lock-api';
+import type { LockGeneration } from '../contract/lock-generation';
 import type { CopyDecision } from '../source/content-index';
 import { copyInstead, decisionReasons, planBatchCopies } from './copies';
 import { withFailureTranslation } from './failures';
@@ -107,6 +107,7 @@ export function createFileActivities(deps: FileActivityDeps) {
         cacheControl: cacheControl(file.path, cacheMaxAge),
         metadata: { sha256: file.sha256 },
         sha256: file.sha256,
+        etag: file.etag,
         ...options,
       });
     } finally {

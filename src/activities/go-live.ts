@@ -13,7 +13,7 @@ import { keepDecision } from '../rollback/target';
 import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
 import type { ScannedSource } from '../source/scan';
 import type { Storage, WriteOptions } from '../storage/storage';
-import type { LockGeneration } from '../workflows/app-lock-api';
+import type { LockGeneration } from '../contract/lock-generation';
 import { progressHeartbeat } from './heartbeat';
 import type { CommitManifestResult, GoLiveInput, GoLiveSummary, RestoreLiveInput, RestoreLiveResult } from './types';
 

@@ -1,7 +1,7 @@
 /** Inputs and results of publish activities. They travel through workflow history: keep them small. */
 
 import type { BatchLimits } from '../source/batches';
-import type { LockGeneration } from '../workflows/app-lock-api';
+import type { LockGeneration } from '../contract/lock-generation';
 
 export interface StageInput {
   app: string;

@@ -1,4 +1,4 @@
-import type { LockGeneration } from '../workflows/app-lock-api';
+import type { LockGeneration } from '../contract/lock-generation';
 
 /**
  * Whether the listing a publish staged from still describes the app's objects when the publish

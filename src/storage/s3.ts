@@ -77,6 +77,9 @@ const PARTS_IN_FLIGHT = 2;
 // four big files at once made 70-90 MiB of the Job's peak. This bounds it to
 // MULTIPART_UPLOADS_IN_FLIGHT × (PARTS_IN_FLIGHT + 1) × part size for any tree and concurrency.
 export const MULTIPART_UPLOADS_IN_FLIGHT = 2;
+
+/** S3's ETag of a multipart object: the MD5 of its parts' MD5s, a dash, the number of parts. */
+const MULTIPART_ETAG = /^[0-9a-f]{32}-\d+$/;
 const MULTIPART_SLOTS = new UploadSlots(MULTIPART_UPLOADS_IN_FLIGHT);
 // Attempts per request within one activity attempt (the SDK's, the signed PUT's, a streamed upload's).
 const SDK_ATTEMPTS = SIGNED_PUT_ATTEMPTS;
@@ -248,6 +251,21 @@ export class S3Storage implements ReadableStorage {
   }
 
   /**
+   * The parts of a streamed upload go unsigned (see createS3Client): the store's ETag, the MD5 of
+   * the MD5s of the parts it received, is what shows they arrived as sent. Under SSE-KMS an ETag
+   * is no MD5, and a store that answers another form of ETag follows another rule: nothing to
+   * compare then. A mismatch is retried: the next attempt writes the
+   * key again, or, create-only, finds it taken and leaves it to the go-live step, which rewrites
+   * an object whose ETag is not this file's.
+   */
+  private checkReceived(key: string, expected: string | undefined, answered: string | undefined): void {
+    if (expected === undefined || answered === undefined || this.encryption.input.ServerSideEncryption === 'aws:kms') return;
+    const etag = answered.replace(/"/g, '');
+    if (!MULTIPART_ETAG.test(etag)) return;
+    if (etag !== expected) throw new StorageError('StorageUnavailable', `the store holds ${key} with ETag ${etag}, not the ${expected} of the bytes sent: damaged on the way; it is written again`);
+  }
+
+  /**
    * One attempt at a streamed body: the file is read through a VerifyingStream, so a body that
    * differs from the staged size or sha256 fails before its last bytes go out. The single PUT
    * is then aborted; the multipart upload is aborted and never completed.
@@ -287,7 +305,8 @@ export class S3Storage implements ReadableStorage {
           queueSize: PARTS_IN_FLIGHT,
           leavePartsOnError: false,
         });
-        await upload.done();
+        const done = await upload.done();
+        this.checkReceived(key, options.etag, done.ETag);
       }
       return true;
     } catch (err) {

@@ -22,6 +22,12 @@ export interface WriteOptions {
    * differ: changed, shrunk or grown source.
    */
   sha256?: string;
+  /**
+   * The ETag the object gets when the store receives exactly these bytes (see EtagHasher). A
+   * backend that sends a body unsigned checks it against the store's answer, so bytes damaged on
+   * the way fail the write (retryable) rather than going unnoticed.
+   */
+  etag?: string;
   /** Write only when no object has this key; put then resolves false without writing. */
   ifAbsent?: boolean;
   /**

@@ -1,4 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { LockGeneration } from '../contract/lock-generation';
+
+export type { LockGeneration };
 
 /**
  * What the per-app lock (app-lock.ts) shares with those who talk to it from outside: its
@@ -37,18 +40,6 @@ export interface AppLockInput {
   waiting?: LockRequest[];
   /** Carried over by continue-as-new: see `LockGeneration`. */
   generation?: LockGeneration;
-}
-
-/**
- * Which lock workflow (`epoch`: the run ID of its first run, kept across continue-as-new) and how
- * many go-live turns and exclusive locks it had granted (`changes`). Those holders are the only
- * ones that replace or delete objects a build already holds; so a publish that read the app's
- * listing when the lock had granted N of them, and that is granted its go-live turn as the
- * N+1st of the same epoch, knows that listing still holds (bucket/listing-trust.ts).
- */
-export interface LockGeneration {
-  epoch: string;
-  changes: number;
 }
 
 export interface AppLockState {
