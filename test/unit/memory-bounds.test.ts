@@ -110,8 +110,8 @@ describe('ReadBuffers', () => {
 });
 
 describe('the CLI entry point', () => {
-  it('starts node with a small young generation, for the image\'s commands that run it with no environment', () => {
+  it('starts node with a small young generation and a slowly growing old one, for the image\'s commands that run it with no environment', () => {
     const first = readFileSync(path.join(__dirname, '../../src/cli/main.ts'), 'utf8').split('\n', 1)[0];
-    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=2');
+    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=30');
   });
 });
