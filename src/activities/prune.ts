@@ -6,7 +6,8 @@ import { listGoLive } from '../bucket/go-live-records';
 import { listAppNames, listBuildCopies } from '../bucket/listings';
 import { readLiveReferences } from '../bucket/live-references';
 import { readManifests } from '../bucket/manifests';
-import { discardPrunePlan, listPrunePlans, openPrunePlan, PrunePlanWriter } from '../bucket/plan-records';
+import { discardPrunePlan, listPrunePlans, openPrunePlan, PLAN_PART_KEYS, PrunePlanWriter } from '../bucket/plan-records';
+import { collectGarbage } from '../prune/collect-garbage';
 import { listStagingRecords, readInFlight } from '../bucket/staging';
 import { deleteBatches, isStaleRecord } from '../prune/plan';
 import { streamPrunePlan, type PlanSources, type StreamPlanInput } from '../prune/stream-plan';
@@ -106,6 +107,7 @@ export function createPruneActivities(deps: PruneActivityDeps) {
           const manifestBatches = batches.filter((b) => b.manifests).length;
           await pMap(batches.slice(0, manifestBatches), (_, i) => run(i), { concurrency: 1 });
           await pMap(batches.slice(manifestBatches), (_, i) => run(manifestBatches + i), { concurrency: DELETE_PARALLELISM });
+          if (size >= PLAN_PART_KEYS) collectGarbage();
         }
       } finally {
         clearInterval(beat);
@@ -161,7 +163,11 @@ async function readAndPlan(app: string, input: PlanPruneInput, storage: Storage,
 /** The objects under `data/<app>/` with their ages, as the listing pages come: nothing is collected. */
 async function* listObjectAges(storage: Storage, app: string): AsyncIterable<{ relpath: string; lastModified: Date }> {
   const prefix = dataPrefix(app);
-  for await (const o of storage.list(prefix)) yield { relpath: o.key.slice(prefix.length), lastModified: o.lastModified };
+  let listed = 0;
+  for await (const o of storage.list(prefix)) {
+    if (++listed % PLAN_PART_KEYS === 0) collectGarbage();
+    yield { relpath: o.key.slice(prefix.length), lastModified: o.lastModified };
+  }
 }
 
 /** Objects listed between two progress heartbeats of a plan: one S3 listing page. */
