@@ -133,6 +133,8 @@ export type PruneActivities = ReturnType<typeof createPruneActivities>;
 async function readAndPlan(app: string, input: PlanPruneInput, storage: Storage, abandoned: () => boolean, partKeys?: number): Promise<PrunePlanSummary> {
   // Only what the rule reads is kept of each manifest (a pushcache manifest also records every file's sha256, size and ETag).
   const manifests = (await readManifests(storage, app)).map(({ key, timestamp, files, publishId }) => ({ key, timestamp, files, publishId }));
+  // Parsing a manifest of 100,000 paths leaves megabytes of garbage; collect it before the listing adds its own.
+  if (manifests.reduce((n, m) => n + m.files.length, 0) >= PLAN_PART_KEYS) collectGarbage();
   const staging = await listStagingRecords(storage, app);
   const inFlight = await readInFlight(storage, staging.filter((o) => !isStaleRecord(o, input.now, input.rule)));
   const planRecords = await listPrunePlans(storage, app);
