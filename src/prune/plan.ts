@@ -1,4 +1,5 @@
 import { isAppKey } from '../contract/keys';
+import { prunePlanPartsPrefix } from '../contract/prune-plan';
 import { CorruptRecordError } from '../errors';
 import { effectiveGrace, planRetention, type DataObject, type ManifestEntry, type RetentionPlan, type RetentionRule, type StoredObject } from './retention';
 import type { PrunePlanSummary } from './types';
@@ -48,6 +49,18 @@ export interface PrunePlanInput {
   live?: { keys: ReadonlySet<string>; problems: readonly string[] };
 }
 
+/** pushcache's own records that are leftovers: staging and plan records (not this prune's), kept-aside go-live copies. */
+export function staleRecordKeys(input: Pick<PrunePlanInput, 'now' | 'rule' | 'staging' | 'planRecords' | 'ownPlanKey' | 'goLive'>): string[] {
+  const stale = (o: StoredObject) => isStaleRecord(o, input.now, input.rule);
+  const own = prunePlanPartsPrefix(input.ownPlanKey);
+  return [
+    ...input.staging.filter(stale).map((o) => o.key),
+    ...input.planRecords.filter((o) => o.key !== input.ownPlanKey && !o.key.startsWith(own) && stale(o)).map((o) => o.key),
+    // What the go-live step of a publish that never finished kept aside (a Job that never came back).
+    ...input.goLive.filter(stale).map((o) => o.key),
+  ];
+}
+
 export interface PrunePlan {
   /** Every key to delete: manifests first, then objects, then pushcache's records. */
   keys: string[];
@@ -68,13 +81,7 @@ export type PruneStep = { need: 'listing' } | { need: 'live-references' } | { pl
  */
 export function planPrune(input: PrunePlanInput): PruneStep {
   const { app, now, rule } = input;
-  const stale = (o: StoredObject) => isStaleRecord(o, now, rule);
-  const staleRecords = [
-    ...input.staging.filter(stale).map((o) => o.key),
-    ...input.planRecords.filter((o) => o.key !== input.ownPlanKey && stale(o)).map((o) => o.key),
-    // What the go-live step of a publish that never finished kept aside (a Job that never came back).
-    ...input.goLive.filter(stale).map((o) => o.key),
-  ];
+  const staleRecords = staleRecordKeys(input);
   const decide = (objects: readonly DataObject[], copies: readonly StoredObject[]) =>
     planRetention({ app, manifests: input.manifests, inFlight: input.inFlight.paths, objects, now, copies, inFlightBuilds: input.inFlight.builds }, rule);
   let plan: RetentionPlan = decide([], []);
@@ -109,9 +116,7 @@ export function planPrune(input: PrunePlanInput): PruneStep {
   // Every key comes from a listing of the app's own prefixes; an object whose key has a
   // '..' segment (which some stores resolve) stops the prune of the app rather than going.
   const foreign = keys.find((k) => !isAppKey(app, k));
-  if (foreign !== undefined) {
-    throw new CorruptRecordError(foreign, `its key is not a plain key of app ${app} (a '.' or '..' segment), so the prune of ${app} deletes nothing; remove it by hand`);
-  }
+  if (foreign !== undefined) throw foreignKey(app, foreign);
   const orphans = plan.objects.filter((o) => o.reason === 'orphan').length;
   const summary: PrunePlanSummary = {
     manifestsKept: plan.manifests.length - deletedManifests.length,
@@ -132,6 +137,10 @@ export function planPrune(input: PrunePlanInput): PruneStep {
       : {}),
   };
   return { plan: { keys, summary, copiesDeleted: plan.copies.length } };
+}
+
+export function foreignKey(app: string, key: string): CorruptRecordError {
+  return new CorruptRecordError(key, `its key is not a plain key of app ${app} (a '.' or '..' segment), so the prune of ${app} deletes nothing; remove it by hand`);
 }
 
 /** The prune after a publish leaves objects no build names to the scheduled prune: they count as kept. */

@@ -90,7 +90,23 @@ export function effectiveGrace(rule: Pick<RetentionRule, 'timeoutSeconds' | 'gra
   return Math.max(rule.timeoutSeconds, rule.graceSeconds);
 }
 
-export function planRetention(input: RetentionInput, rule: RetentionRule): RetentionPlan {
+/**
+ * The retention rule's decisions once the manifests are read: which builds go, and a verdict per
+ * object or entry-file copy, so a caller can take the objects one listing page at a time
+ * (the prune activity) or as one array (`planRetention`, for status and dry runs).
+ */
+export interface RetentionDecider {
+  /** Newest first. */
+  manifests: ManifestDecision[];
+  /** Distinct paths any manifest names. */
+  namedCount: number;
+  /** A deletion, or why the object stays: a kept build or a publish in progress names it, or it was written within the grace period. */
+  object(o: Pick<DataObject, 'relpath' | 'lastModified'>): ObjectDeletion | 'kept' | 'recent' | 'recently-written';
+  /** A deletion, or undefined when the copy stays. */
+  copy(c: StoredObject): ObjectDeletion | undefined;
+}
+
+export function retentionDecider(input: Omit<RetentionInput, 'objects' | 'copies'>, rule: RetentionRule): RetentionDecider {
   const grace = effectiveGrace(rule);
   const newestFirst = [...input.manifests].sort((a, b) => b.timestamp - a.timestamp || (a.key < b.key ? 1 : -1));
   const manifests = newestFirst.map((m, index): ManifestDecision => {
@@ -119,21 +135,38 @@ export function planRetention(input: RetentionInput, rule: RetentionRule): Reten
   });
   // The entry point is the app's live index; a newer build always overwrites it in place.
   kept.add(ENTRY_POINT);
+  const copy = copyDecider(input, newestFirst, manifests, grace);
 
+  return {
+    manifests,
+    namedCount: named.size,
+    copy,
+    object(o) {
+      if (kept.has(o.relpath)) return 'kept';
+      const idleSeconds = input.now - Math.floor(o.lastModified.getTime() / 1000);
+      // A writer that takes no lock (valpop, or a publish of an older pushcache) may be about to
+      // name this object in a manifest; only objects nobody touched for the grace period go.
+      if (idleSeconds <= grace) return named.has(o.relpath) ? 'recently-written' : 'recent';
+      return { key: dataKey(input.app, o.relpath), reason: named.has(o.relpath) ? 'aged-out' : 'orphan' };
+    },
+  };
+}
+
+export function planRetention(input: RetentionInput, rule: RetentionRule): RetentionPlan {
+  const decide = retentionDecider(input, rule);
   const objects: ObjectDeletion[] = [];
   let recentlyWritten = 0;
   for (const o of input.objects) {
-    if (kept.has(o.relpath)) continue;
-    const idleSeconds = input.now - Math.floor(o.lastModified.getTime() / 1000);
-    // A writer that takes no lock (valpop, or a publish of an older pushcache) may be about to
-    // name this object in a manifest; only objects nobody touched for the grace period go.
-    if (idleSeconds <= grace) {
-      if (named.has(o.relpath)) recentlyWritten++;
-      continue;
-    }
-    objects.push({ key: dataKey(input.app, o.relpath), reason: named.has(o.relpath) ? 'aged-out' : 'orphan' });
+    const verdict = decide.object(o);
+    if (verdict === 'recently-written') recentlyWritten++;
+    else if (typeof verdict === 'object') objects.push(verdict);
   }
-  return { manifests, objects, objectsKept: input.objects.length - objects.length, recentlyWritten, copies: planCopies(input, newestFirst, manifests, grace) };
+  const copies: ObjectDeletion[] = [];
+  for (const c of input.copies ?? []) {
+    const d = decide.copy(c);
+    if (d) copies.push(d);
+  }
+  return { manifests: decide.manifests, objects, objectsKept: input.objects.length - objects.length, recentlyWritten, copies };
 }
 
 /**
@@ -141,21 +174,22 @@ export function planRetention(input: RetentionInput, rule: RetentionRule): Reten
  * progress, deleted with a deleted build. Copies of no build (a publish that failed before its
  * manifest, a rollback that stopped half-way) are orphans, collected after the grace period.
  */
-function planCopies(input: RetentionInput, newestFirst: readonly ManifestEntry[], decisions: readonly ManifestDecision[], grace: number): ObjectDeletion[] {
+function copyDecider(
+  input: Pick<RetentionInput, 'app' | 'now' | 'inFlightBuilds'>,
+  newestFirst: readonly ManifestEntry[],
+  decisions: readonly ManifestDecision[],
+  grace: number,
+): (c: StoredObject) => ObjectDeletion | undefined {
   const kept = new Set(input.inFlightBuilds ?? []);
   const deleted = new Set<string>();
   newestFirst.forEach((m, i) => {
     if (m.publishId !== undefined) (decisions[i].action === 'keep' ? kept : deleted).add(m.publishId);
   });
-  const out: ObjectDeletion[] = [];
-  for (const c of input.copies ?? []) {
+  return (c) => {
     const build = copyBuildId(input.app, c.key);
-    if (build !== undefined && kept.has(build)) continue;
-    if (build !== undefined && deleted.has(build)) {
-      out.push({ key: c.key, reason: 'aged-out' });
-    } else if (input.now - Math.floor(c.lastModified.getTime() / 1000) > grace) {
-      out.push({ key: c.key, reason: 'orphan' });
-    }
-  }
-  return out;
+    if (build !== undefined && kept.has(build)) return undefined;
+    if (build !== undefined && deleted.has(build)) return { key: c.key, reason: 'aged-out' };
+    if (input.now - Math.floor(c.lastModified.getTime() / 1000) > grace) return { key: c.key, reason: 'orphan' };
+    return undefined;
+  };
 }

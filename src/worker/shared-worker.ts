@@ -24,6 +24,8 @@ export interface SharedWorkerOptions {
   openStorage: (bucket: string) => Storage;
   /** Path of a prebuilt workflow bundle; default the one `npm run build` writes, else bundle now. */
   workflowBundlePath?: string;
+  /** Keys per part of a recorded prune plan; default PLAN_PART_KEYS (tests make it small). */
+  planPartKeys?: number;
   /** Extra Worker settings, e.g. concurrency limits. */
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>;
 }
@@ -40,7 +42,7 @@ export async function createSharedWorker(options: SharedWorkerOptions): Promise<
       : { workflowsPath: require.resolve('../workflows'), interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: {
       ...createStorageActivities({ openStorage: options.openStorage }),
-      ...createPruneActivities({ openStorage: options.openStorage }),
+      ...createPruneActivities({ openStorage: options.openStorage, planPartKeys: options.planPartKeys }),
       ...createAuditActivities({ openStorage: options.openStorage }),
       ...createLockActivities({ client: new Client({ connection: options.connection, namespace: options.namespace }) }),
     },

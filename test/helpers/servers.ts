@@ -71,7 +71,7 @@ export function populateDeps(harness: Harness, bucket: string, storage: Storage 
 
 /** Connects to the test Temporal and runs a shared worker on a task queue of its own. */
 export async function startHarness(
-  options: { openStorage?: (bucket: string) => Storage; taskQueue?: string; temporalAddress?: string } = {},
+  options: { openStorage?: (bucket: string) => Storage; taskQueue?: string; temporalAddress?: string; planPartKeys?: number } = {},
 ): Promise<Harness> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: options.temporalAddress ?? testServers().temporalAddress });
@@ -82,6 +82,7 @@ export async function startHarness(
     taskQueue,
     openStorage: options.openStorage ?? ((bucket) => openTestStorage(bucket)),
     workflowBundlePath: WORKFLOW_BUNDLE,
+    planPartKeys: options.planPartKeys,
   });
   const running = worker.run();
   return {

@@ -4,7 +4,8 @@
 // and then hang, while a prune plans; with COPY_DELAY_MS, copies to data/ (a rollback restoring
 // files) are announced ("copying KEY") and then slow.
 // Env: TEMPORAL_ADDRESS, PUSHCACHE_TASK_QUEUE, PUSHCACHE_AWS_ENDPOINT, PUSHCACHE_AWS_ACCESS_KEY_ID,
-// PUSHCACHE_AWS_SECRET_ACCESS_KEY, and DELETE_DELAY_MS, READ_DELAY_MS and/or COPY_DELAY_MS.
+// PUSHCACHE_AWS_SECRET_ACCESS_KEY, and DELETE_DELAY_MS, READ_DELAY_MS and/or COPY_DELAY_MS;
+// PLAN_PART_KEYS makes prune plans split into parts of that many keys.
 const { setTimeout: sleep } = require('node:timers/promises');
 const { DefaultLogger, NativeConnection, Runtime } = require('@temporalio/worker');
 const { S3Storage } = require('../../dist/storage/s3');
@@ -19,6 +20,7 @@ async function main() {
     connection,
     namespace: 'default',
     taskQueue: env.PUSHCACHE_TASK_QUEUE,
+    ...(env.PLAN_PART_KEYS ? { planPartKeys: Number(env.PLAN_PART_KEYS) } : {}),
     openStorage(bucket) {
       const inner = S3Storage.open({ endpoint: env.PUSHCACHE_AWS_ENDPOINT, bucket, credentials });
       const slow = Object.create(inner);
