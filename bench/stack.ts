@@ -80,8 +80,10 @@ export async function startBenchPushcache(options: { minio: BenchMinio; logDir: 
     PUSHCACHE_AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey,
   };
   const logFile = path.join(options.logDir, 'worker.log');
-  // With the node flags of the CLI's first line, as the image's `pushcache worker` runs.
-  const worker = startProcess('worker', process.execPath, [...shebangNodeFlags(options.cliPath), options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env });
+  // With the node flags of the CLI's first line and the environment of deploy/worker-deployment.yaml,
+  // as the image's `pushcache worker` runs.
+  const workerEnv = { ...env, MALLOC_ARENA_MAX: '2' };
+  const worker = startProcess('worker', process.execPath, [...shebangNodeFlags(options.cliPath), options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env: workerEnv });
   processes.push(worker);
   await waitUntil('pushcache worker', async () => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('worker polling'), {
     timeoutMs: 60_000,
