@@ -27,6 +27,7 @@ import pMap from 'p-map';
 import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailureKind } from '../errors';
 import { PART_SIZE } from './etag';
 import { UploadSlots } from './upload-slots';
+import { SignedList } from './signed-list';
 import { DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
 import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 import { VerifyingStream } from './verify';
@@ -170,6 +171,8 @@ export class S3Storage implements ReadableStorage {
     options: { endpoint?: string; partSize?: number; serverSideEncryption?: ServerSideEncryption; timeouts?: StoreTimeouts } = {},
     /** Sends small bodies without the SDK's middleware; absent for virtual-hosted AWS S3. */
     private readonly signedPut?: SignedPut,
+    /** Lists without the SDK's XML parser; absent for virtual-hosted AWS S3. */
+    private readonly signedList?: SignedList,
   ) {
     this.description = `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.partSize = options.partSize ?? PART_SIZE;
@@ -183,17 +186,15 @@ export class S3Storage implements ReadableStorage {
     const client = createS3Client(options, agents);
     const pathStyle = options.endpoint !== undefined && options.forcePathStyle !== false;
     const endpoint = pathStyle ? new URL(options.endpoint!) : undefined;
-    const signedPut = endpoint
-      ? new SignedPut({
-          endpoint,
-          bucket: options.bucket,
-          agent: endpoint.protocol === 'https:' ? agents.https : agents.http,
-          credentials: () => client.config.credentials(),
-          region: () => client.config.region(),
-          timeouts: options.timeouts,
-        })
-      : undefined;
-    return new S3Storage(client, options.bucket, options, signedPut);
+    const target = endpoint && {
+      endpoint,
+      bucket: options.bucket,
+      agent: endpoint.protocol === 'https:' ? agents.https : agents.http,
+      credentials: () => client.config.credentials(),
+      region: () => client.config.region(),
+      timeouts: options.timeouts,
+    };
+    return new S3Storage(client, options.bucket, options, target && new SignedPut(target), target && new SignedList(target));
   }
 
   async checkAccess(): Promise<void> {
@@ -489,6 +490,14 @@ export class S3Storage implements ReadableStorage {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    if (this.signedList) {
+      try {
+        yield* this.signedList.objects(prefix);
+      } catch (err) {
+        throw this.translate(err, 'list', prefix);
+      }
+      return;
+    }
     const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.bucket, Prefix: prefix });
     try {
       for await (const page of pages) {

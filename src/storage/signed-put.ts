@@ -110,7 +110,7 @@ export function encodeKey(key: string): string {
 // RFC 3986's unreserved characters and the separator, which encodeURIComponent leaves as they are.
 const PLAIN_KEY = /^[A-Za-z0-9\-._~/]*$/;
 
-interface WireRequest {
+export interface WireRequest {
   agent: http.Agent;
   method: string;
   hostname: string;
@@ -137,10 +137,11 @@ export function isTransientPutError(err: unknown): boolean {
   return TRANSIENT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 
-async function send(transport: typeof http | typeof https, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
+/** Sends `request` with retries; resolves the answer's body when `collect` is set (a GET), else nothing. */
+export async function send(transport: typeof http | typeof https, request: WireRequest, body: Buffer | undefined, timeouts: StoreTimeouts, collect = false): Promise<Buffer | undefined> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await sendOnce(transport, request, body, timeouts);
+      return await sendOnce(transport, request, body, timeouts, collect);
     } catch (err) {
       if (attempt >= SIGNED_PUT_ATTEMPTS || !isTransientPutError(err)) {
         // Read by the caller's messages, as the SDK's errors carry theirs in $metadata.
@@ -154,15 +155,22 @@ async function send(transport: typeof http | typeof https, request: WireRequest,
   }
 }
 
-function sendOnce(transport: typeof http | typeof https, request: WireRequest, body: Buffer, timeouts: StoreTimeouts): Promise<void> {
+function sendOnce(transport: typeof http | typeof https, request: WireRequest, body: Buffer | undefined, timeouts: StoreTimeouts, collect: boolean): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     // Node's `timeout` option arms the socket's idle timer only once it is connected.
     const req = transport.request({ ...request, timeout: timeouts.requestMs }, (res) => {
       const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300 && collect) {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        return;
+      }
       if (status >= 200 && status < 300) {
         // A PUT's answer has no body worth reading: drained, not collected.
         res.on('error', reject);
-        res.on('end', resolve);
+        res.on('end', () => resolve(undefined));
         res.resume();
         return;
       }

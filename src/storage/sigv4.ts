@@ -7,7 +7,7 @@ export interface SigningCredentials {
 }
 
 /**
- * AWS Signature Version 4 for one request with no query string, the only kind SignedPut sends.
+ * AWS Signature Version 4 for one request: SignedPut's PUTs (no query string) and listings.
  * @smithy/signature-v4 is generic (any query, any body type, async hashing through a
  * constructor per digest) and derived the signing key anew for every request; a cold publish
  * signs 10,000 PUTs, so this keeps the key per day, region and secret and builds the canonical
@@ -25,14 +25,14 @@ export class SigV4Signer {
    * among them) plus x-amz-date, the session token if any, and authorization. Every header is
    * signed but those a proxy may change, as @smithy/signature-v4 leaves them out.
    */
-  sign(method: string, path: string, headers: Record<string, string>, credentials: SigningCredentials, region: string, now = new Date()): Record<string, string> {
+  sign(method: string, path: string, headers: Record<string, string>, credentials: SigningCredentials, region: string, now = new Date(), query = ''): Record<string, string> {
     const amzDate = this.amzDate(now);
     const day = amzDate.slice(0, 8);
     const scope = `${day}/${region}/${this.service}/aws4_request`;
     const out: Record<string, string> = { ...headers, 'x-amz-date': amzDate };
     if (credentials.sessionToken) out['x-amz-security-token'] = credentials.sessionToken;
     const names = Object.keys(out).filter((name) => !UNSIGNED.has(name)).sort();
-    let canonical = `${method}\n${path}\n\n`;
+    let canonical = `${method}\n${path}\n${query}\n`;
     for (const name of names) canonical += `${name}:${normalize(out[name])}\n`;
     const signedHeaders = names.join(';');
     canonical += `\n${signedHeaders}\n${out['x-amz-content-sha256']}`;
@@ -67,6 +67,21 @@ export class SigV4Signer {
     this.key = { scope, secret, inner, outer };
     return this.key;
   }
+}
+
+/**
+ * A query string in SigV4's canonical form, which is also a valid one to send: names sorted,
+ * names and values percent-encoded per RFC 3986.
+ */
+export function canonicalQuery(params: Record<string, string>): string {
+  return Object.keys(params)
+    .sort()
+    .map((name) => `${rfc3986(name)}=${rfc3986(params[name])}`)
+    .join('&');
+}
+
+function rfc3986(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 // @smithy/signature-v4's ALWAYS_UNSIGNABLE_HEADERS.

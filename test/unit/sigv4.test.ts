@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { SigV4Signer } from '../../src/storage/sigv4';
+import { canonicalQuery, SigV4Signer } from '../../src/storage/sigv4';
 
 /** @smithy/signature-v4, as SignedPut used it before it signed by itself: the reference. */
 class NodeSha256 {
@@ -60,4 +60,20 @@ describe('SigV4Signer', () => {
     expect(signer.sign('PUT', path, headers, b, 'eu-west-1', at).authorization).toBe((await reference(path, headers, b, 'eu-west-1', at)).authorization);
     expect(signer.sign('PUT', path, headers, b, 'us-east-1', at).authorization).toBe((await reference(path, headers, b, 'us-east-1', at)).authorization);
   });
+
+  it('signs a listing with its query string exactly as @smithy/signature-v4 does', async () => {
+    const signer = new SigV4Signer('s3');
+    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+    const at = new Date('2026-12-01T17:59:59Z');
+    const query = { 'list-type': '2', prefix: "data/a b+c/(1)*!'/", 'continuation-token': '1/Ab+c==', 'encoding-type': 'url' };
+    const get = { host: '127.0.0.1:9000', 'x-amz-content-sha256': EMPTY_SHA256 };
+    const theirs = await new SignatureV4({ credentials, region: 'us-east-1', service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false }).sign(
+      { method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: 9000, path: '/bucket/', query, headers: get },
+      { signingDate: at },
+    );
+    expect(canonicalQuery(query)).toBe('continuation-token=1%2FAb%2Bc%3D%3D&encoding-type=url&list-type=2&prefix=data%2Fa%20b%2Bc%2F%281%29%2A%21%27%2F');
+    expect(signer.sign('GET', '/bucket/', get, credentials, 'us-east-1', at, canonicalQuery(query)).authorization).toBe((theirs.headers as Record<string, string>).authorization);
+  });
 });
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
