@@ -28,7 +28,7 @@ import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailu
 import { PART_SIZE } from './etag';
 import { UploadSlots } from './upload-slots';
 import { SignedList } from './signed-list';
-import { DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
+import { BucketRequests, DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
 import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 import { VerifyingStream } from './verify';
 
@@ -194,7 +194,8 @@ export class S3Storage implements ReadableStorage {
       region: () => client.config.region(),
       timeouts: options.timeouts,
     };
-    return new S3Storage(client, options.bucket, options, target && new SignedPut(target), target && new SignedList(target));
+    const requests = target && new BucketRequests(target);
+    return new S3Storage(client, options.bucket, options, requests && new SignedPut(requests), requests && new SignedList(requests));
   }
 
   async checkAccess(): Promise<void> {

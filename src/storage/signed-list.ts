@@ -1,7 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
-import { DEFAULT_TIMEOUTS, send, type SignedPutTarget } from './signed-put';
-import { canonicalQuery, SigV4Signer } from './sigv4';
+import type { BucketRequests } from './signed-put';
+import { canonicalQuery } from './sigv4';
 import type { ObjectInfo } from './storage';
 
 /** sha256 of an empty body: a GET signs it as its payload hash. */
@@ -15,17 +13,7 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  * carry still lists exactly. Path-style addressing only, as SignedPut.
  */
 export class SignedList {
-  private readonly signer = new SigV4Signer('s3');
-  private region: Promise<string> | string | undefined;
-  private readonly path: string;
-  private readonly port: number | undefined;
-  private readonly transport: typeof http | typeof https;
-
-  constructor(private readonly target: SignedPutTarget) {
-    this.path = `${target.endpoint.pathname.replace(/\/$/, '')}/${target.bucket}/`;
-    this.port = target.endpoint.port ? Number(target.endpoint.port) : undefined;
-    this.transport = target.endpoint.protocol === 'https:' ? https : http;
-  }
+  constructor(private readonly requests: BucketRequests) {}
 
   /** Every object under `prefix`, in the store's (byte) order, page by page. */
   async *objects(prefix: string): AsyncIterable<ObjectInfo> {
@@ -38,18 +26,8 @@ export class SignedList {
   }
 
   private async page(prefix: string, token: string | undefined): Promise<string> {
-    const { endpoint } = this.target;
     const query = canonicalQuery({ 'list-type': '2', 'encoding-type': 'url', 'max-keys': '1000', prefix, ...(token !== undefined ? { 'continuation-token': token } : {}) });
-    const credentials = await this.target.credentials();
-    const region = typeof this.region === 'string' ? this.region : (this.region = await (this.region ??= this.target.region()));
-    const headers = this.signer.sign('GET', this.path, { host: endpoint.host, 'x-amz-content-sha256': EMPTY_SHA256 }, credentials, region, new Date(), query);
-    const body = await send(
-      this.transport,
-      { agent: this.target.agent, method: 'GET', hostname: endpoint.hostname, port: this.port, path: `${this.path}?${query}`, headers },
-      undefined,
-      this.target.timeouts ?? DEFAULT_TIMEOUTS,
-      true,
-    );
+    const body = await this.requests.send('GET', this.requests.bucketPath, { 'x-amz-content-sha256': EMPTY_SHA256 }, undefined, { query, collect: true });
     return body!.toString('utf8');
   }
 }

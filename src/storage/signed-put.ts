@@ -61,39 +61,54 @@ export class S3ResponseError extends Error {
   }
 }
 
-export class SignedPut {
+/**
+ * Signs and sends requests to one bucket of a path-style store: what SignedPut and SignedList
+ * share (the bucket's path, the transport, the signer and the region, resolved once).
+ */
+export class BucketRequests {
   private readonly signer = new SigV4Signer('s3');
   private region: Promise<string> | string | undefined;
-  private readonly pathPrefix: string;
+  /** `/<bucket>/` under the endpoint's own path. */
+  readonly bucketPath: string;
   private readonly port: number | undefined;
   private readonly transport: typeof http | typeof https;
 
   constructor(private readonly target: SignedPutTarget) {
-    this.pathPrefix = `${target.endpoint.pathname.replace(/\/$/, '')}/${target.bucket}/`;
+    this.bucketPath = `${target.endpoint.pathname.replace(/\/$/, '')}/${target.bucket}/`;
     this.port = target.endpoint.port ? Number(target.endpoint.port) : undefined;
     this.transport = target.endpoint.protocol === 'https:' ? https : http;
   }
 
-  /** `payloadSha256` (hex), when known, is signed: the store then rejects a body that does not match it. */
-  async put(key: string, body: Buffer, headers: Record<string, string>, payloadSha256?: string): Promise<void> {
+  /**
+   * Signs `headers` (with `x-amz-content-sha256`; `host` is added) and sends the request, with
+   * retries; resolves the answer's body when `collect` is set, else nothing.
+   */
+  async send(method: string, path: string, headers: Record<string, string>, body?: Buffer, options: { query?: string; collect?: boolean } = {}): Promise<Buffer | undefined> {
     const { endpoint } = this.target;
-    const path = this.pathPrefix + encodeKey(key);
-    const unsigned = {
-      ...headers,
-      host: endpoint.host,
-      'content-length': String(body.length),
-      'x-amz-content-sha256': payloadSha256 ?? createHash('sha256').update(body).digest('hex'),
-    };
     // The region never changes: resolved once. The credentials provider caches and refreshes on its own.
     const credentials = await this.target.credentials();
     const region = typeof this.region === 'string' ? this.region : (this.region = await (this.region ??= this.target.region()));
-    const signed = this.signer.sign('PUT', path, unsigned, credentials, region);
-    await send(
+    const signed = this.signer.sign(method, path, { ...headers, host: endpoint.host }, credentials, region, new Date(), options.query ?? '');
+    return send(
       this.transport,
-      { agent: this.target.agent, method: 'PUT', hostname: endpoint.hostname, port: this.port, path, headers: signed },
+      { agent: this.target.agent, method, hostname: endpoint.hostname, port: this.port, path: options.query ? `${path}?${options.query}` : path, headers: signed },
       body,
       this.target.timeouts ?? DEFAULT_TIMEOUTS,
+      options.collect,
     );
+  }
+}
+
+export class SignedPut {
+  constructor(private readonly requests: BucketRequests) {}
+
+  /** `payloadSha256` (hex), when known, is signed: the store then rejects a body that does not match it. */
+  async put(key: string, body: Buffer, headers: Record<string, string>, payloadSha256?: string): Promise<void> {
+    await this.requests.send('PUT', this.requests.bucketPath + encodeKey(key), {
+      ...headers,
+      'content-length': String(body.length),
+      'x-amz-content-sha256': payloadSha256 ?? createHash('sha256').update(body).digest('hex'),
+    }, body);
   }
 }
 
@@ -110,7 +125,7 @@ export function encodeKey(key: string): string {
 // RFC 3986's unreserved characters and the separator, which encodeURIComponent leaves as they are.
 const PLAIN_KEY = /^[A-Za-z0-9\-._~/]*$/;
 
-export interface WireRequest {
+interface WireRequest {
   agent: http.Agent;
   method: string;
   hostname: string;
@@ -138,7 +153,7 @@ export function isTransientPutError(err: unknown): boolean {
 }
 
 /** Sends `request` with retries; resolves the answer's body when `collect` is set (a GET), else nothing. */
-export async function send(transport: typeof http | typeof https, request: WireRequest, body: Buffer | undefined, timeouts: StoreTimeouts, collect = false): Promise<Buffer | undefined> {
+async function send(transport: typeof http | typeof https, request: WireRequest, body: Buffer | undefined, timeouts: StoreTimeouts, collect = false): Promise<Buffer | undefined> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await sendOnce(transport, request, body, timeouts, collect);
