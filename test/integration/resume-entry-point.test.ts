@@ -4,7 +4,8 @@ import { buildCopyKey, dataKey, dataPrefix, manifestPrefix } from '../../src/con
 import { parseManifest } from '../../src/contract/manifest';
 import { scanSource } from '../../src/source/scan';
 import { runCli, startCli } from '../helpers/cli';
-import { jobEnv, listKeys, newBucket, openTestStorage, startHarness } from '../helpers/servers';
+import { startFaultProxy } from '../helpers/fault-proxy';
+import { jobEnv, listKeys, newBucket, openTestStorage, startHarness, testServers } from '../helpers/servers';
 import { generatedTree, readLocal, readObject, sha256 } from '../helpers/trees';
 
 jest.setTimeout(240_000);
@@ -12,24 +13,29 @@ jest.setTimeout(240_000);
 describe('durability between fed-mods.json and the manifest', () => {
   it('finishes a publish whose Job was killed in the go-live step (uploading fed-mods.json), with one manifest', async () => {
     const harness = await startHarness();
+    const proxy = await startFaultProxy(testServers().minioEndpoint);
     try {
       const bucket = await newBucket('entry');
       const source = generatedTree(40, 512);
-      // A large fed-mods.json (valid JSON), so the go-live step lasts long enough for the
-      // Job's once-a-second progress line to show it before the upload ends.
-      const padding = 'x'.repeat(64 * 1024 * 1024);
+      // Larger than one part (valid JSON), so the live write of fed-mods.json is a multipart upload.
+      const padding = 'x'.repeat(20 * 1024 * 1024);
       writeFileSync(path.join(source, 'fed-mods.json'), JSON.stringify({ app: { entry: ['/apps/x/chunks/0/c0.0.js'] }, padding }));
       const args = ['populate', '-s', source, '-r', 'entry', '-i', 'img:entry', '--heartbeat-timeout', '3s'];
-      const env = jobEnv(harness.taskQueue, bucket);
+      const env = { ...jobEnv(harness.taskQueue, bucket), PUSHCACHE_AWS_ENDPOINT: proxy.endpoint };
 
+      // The Job is killed when its first write of the live fed-mods.json reaches the store, and
+      // that write is held unanswered: the kill lands inside the go-live step however fast the
+      // machine is, before the manifest can be written.
+      const liveEntryPoint = `/${bucket}/${dataKey('entry', 'fed-mods.json')}`;
+      const isLiveEntryWrite = (req: { method?: string; url?: string }) =>
+        (req.method === 'PUT' || req.method === 'POST') && new URL(req.url ?? '/', 'http://proxy').pathname === liveEntryPoint;
       const first = startCli(args, env);
       let killedAtEntryPoint = false;
-      first.onLine((line) => {
-        if (!killedAtEntryPoint && line.includes('going live: writing')) {
-          killedAtEntryPoint = true;
-          first.child.kill('SIGKILL');
-        }
+      proxy.when(isLiveEntryWrite, 1, () => {
+        killedAtEntryPoint = true;
+        first.child.kill('SIGKILL');
       });
+      proxy.stall(isLiveEntryWrite, 1);
       const killed = await first.result;
       expect(killedAtEntryPoint).toBe(true);
       expect(killed.code).toBeNull(); // killed, not finished
@@ -56,6 +62,7 @@ describe('durability between fed-mods.json and the manifest', () => {
       expect(sha256((await readObject(bucket, buildCopyKey('entry', publishId, 'fed-mods.json'))).body)).toBe(sha256(readLocal(source, 'fed-mods.json')));
       expect(await listKeys(storage, 'pushcache/staging/')).toEqual([]);
     } finally {
+      await proxy.close();
       await harness.close();
     }
   });
