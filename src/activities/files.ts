@@ -328,7 +328,7 @@ export function createFileActivities(deps: FileActivityDeps) {
       return { files: 1, bytes: entry.size };
     },
 
-    ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs, stagedListing }),
+    ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs, stagedListing, now }),
 
     ...createReferenceGateActivities({ storage: deps.storage, stagedTree }),
 

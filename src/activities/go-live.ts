@@ -3,19 +3,20 @@ import pMap from 'p-map';
 import { commitManifest, findCommitted } from '../bucket/claim-manifest';
 import { discardGoLive, readGoLiveRecord, writeGoLiveRecordOnce } from '../bucket/go-live-records';
 import { listAppObjects, type ListedObject } from '../bucket/listings';
-import { visitManifestsNewestFirst } from '../bucket/manifests';
+import { listManifestKeys, visitManifestsNewestFirst } from '../bucket/manifests';
 import { readStagingRecord } from '../bucket/staging';
 import type { GoLiveRecord } from '../contract/go-live';
 import { buildCopyKey, dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey, isEntryFile } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { CorruptRecordError } from '../errors';
+import { manifestDecisions } from '../prune/retention';
 import { keepDecision } from '../rollback/target';
 import { goLiveGroups, planGoLive, type GoLiveWrite } from '../source/go-live-plan';
 import type { ScannedSource } from '../source/scan';
 import type { Storage, WriteOptions } from '../storage/storage';
 import type { LockGeneration } from '../contract/lock-generation';
 import { progressHeartbeat } from './heartbeat';
-import type { CommitManifestResult, GoLiveInput, GoLiveSummary, RestoreLiveInput, RestoreLiveResult } from './types';
+import type { GoLiveInput, GoLiveResult, GoLiveSummary, RestoreLiveInput, RestoreLiveResult } from './types';
 
 /** Copies and deletes of the go-live step in flight at once: small requests the store answers quickly. */
 const COPY_CONCURRENCY = 16;
@@ -29,6 +30,8 @@ export interface GoLiveDeps {
   heartbeatIntervalMs: number;
   /** The staging listing, when it provably still holds at this turn; see files.ts `stagedListing`. */
   stagedListing?: (stagingKey: string, turn: LockGeneration | undefined) => Map<string, ListedObject> | undefined;
+  /** The clock builds' ages are read against, in ms since the epoch. Default Date.now. */
+  now?: () => number;
 }
 
 /**
@@ -42,6 +45,17 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
 
   const readRecord = (app: string, publishId: string) => readGoLiveRecord(storage, app, publishId);
   const discard = (app: string, publishId: string) => discardGoLive(storage, app, publishId);
+  const now = deps.now ?? Date.now;
+
+  /**
+   * How many builds the post-publish prune would delete now. One listing of the manifests'
+   * keys: when it is 0, the workflow skips that prune and its round trips (issue 16).
+   */
+  async function withAgedOut<T extends Omit<GoLiveResult, 'agedOut'>>(input: GoLiveInput, result: T): Promise<T & Pick<GoLiveResult, 'agedOut'>> {
+    if (!input.agedOutRule) return result;
+    const decisions = manifestDecisions(await listManifestKeys(storage, input.app), Math.floor(now() / 1000), input.agedOutRule);
+    return { ...result, agedOut: decisions.filter((d) => d.action === 'delete').length };
+  }
 
   /**
    * Marks the writes that replace bytes a retained build recorded with other bytes: those
@@ -121,11 +135,11 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
      * Writes what `prepareGoLive` recorded, group by group (held-back files, entry files,
      * fed-mods.json), then the manifest. After a retry it resumes at the group it reported.
      */
-    async goLive(input: GoLiveInput): Promise<CommitManifestResult & { files: number; bytes: number }> {
+    async goLive(input: GoLiveInput): Promise<GoLiveResult> {
       const record = await readRecord(input.app, input.publishId);
       if (!record) {
         const committed = await findCommitted(storage, input);
-        if (committed) return { ...committed, files: 0, bytes: 0 };
+        if (committed) return withAgedOut(input, { ...committed, files: 0, bytes: 0 });
         throw new CorruptRecordError(goLiveRecordKey(input.app, input.publishId), 'the go-live record of this publish is missing');
       }
       const tree = await deps.stagedTree(input.sourceDir, input.listDigest);
@@ -160,7 +174,7 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
       // The build is live and whole: what was kept aside is no longer needed. Left behind if
       // this fails, it costs space, never correctness.
       await discard(input.app, input.publishId).catch(() => undefined);
-      return { ...committed, files: record.writes.length, bytes };
+      return withAgedOut(input, { ...committed, files: record.writes.length, bytes });
     },
 
     /**

@@ -2,6 +2,7 @@
 
 import type { BatchLimits } from '../source/batches';
 import type { LockGeneration } from '../contract/lock-generation';
+import type { RetentionRule } from '../prune/retention';
 
 export interface StageInput {
   app: string;
@@ -98,6 +99,20 @@ export interface GoLiveInput {
   uploadConcurrency: number;
   /** The app lock's generation when it granted this go-live turn: whether the staging listing still holds. */
   turnGeneration?: LockGeneration;
+  /** The post-publish prune's rule: `goLive` then says how many builds it would delete now (see `GoLiveResult.agedOut`). */
+  agedOutRule?: Pick<RetentionRule, 'minAssetRecords' | 'timeoutSeconds'>;
+}
+
+/** What the go-live step wrote, and where the manifest went. */
+export interface GoLiveResult extends CommitManifestResult {
+  files: number;
+  bytes: number;
+  /**
+   * With `agedOutRule`: how many of the app's builds, this one included, the rule deletes now,
+   * counted from the manifests' keys right after this build's manifest was written. 0 means the
+   * prune after the publish has nothing to do.
+   */
+  agedOut?: number;
 }
 
 export interface GoLiveSummary {

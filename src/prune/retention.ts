@@ -106,11 +106,14 @@ export interface RetentionDecider {
   copy(c: StoredObject): ObjectDeletion | undefined;
 }
 
-export function retentionDecider(input: Omit<RetentionInput, 'objects' | 'copies'>, rule: RetentionRule): RetentionDecider {
-  const grace = effectiveGrace(rule);
-  const newestFirst = [...input.manifests].sort((a, b) => b.timestamp - a.timestamp || (a.key < b.key ? 1 : -1));
-  const manifests = newestFirst.map((m, index): ManifestDecision => {
-    const ageSeconds = input.now - m.timestamp;
+/**
+ * The rule's verdict on each build, newest first, from the manifests' keys alone: which builds
+ * go depends on their order and age, never on what they name.
+ */
+export function manifestDecisions(manifests: ReadonlyArray<Pick<ManifestEntry, 'key' | 'timestamp'>>, now: number, rule: Pick<RetentionRule, 'minAssetRecords' | 'timeoutSeconds'>): ManifestDecision[] {
+  const newestFirst = [...manifests].sort((a, b) => b.timestamp - a.timestamp || (a.key < b.key ? 1 : -1));
+  return newestFirst.map((m, index): ManifestDecision => {
+    const ageSeconds = now - m.timestamp;
     const base = { key: m.key, timestamp: m.timestamp, ageSeconds };
     if (index < rule.minAssetRecords) {
       return { ...base, action: 'keep', reason: `one of the newest ${rule.minAssetRecords} builds` };
@@ -124,6 +127,12 @@ export function retentionDecider(input: Omit<RetentionInput, 'objects' | 'copies
       reason: `build ${index + 1} by age and ${ageSeconds}s old, older than the ${rule.timeoutSeconds}s timeout`,
     };
   });
+}
+
+export function retentionDecider(input: Omit<RetentionInput, 'objects' | 'copies'>, rule: RetentionRule): RetentionDecider {
+  const grace = effectiveGrace(rule);
+  const newestFirst = [...input.manifests].sort((a, b) => b.timestamp - a.timestamp || (a.key < b.key ? 1 : -1));
+  const manifests = manifestDecisions(newestFirst, input.now, rule);
 
   const kept = new Set<string>(input.inFlight);
   const named = new Set<string>();

@@ -14,7 +14,7 @@ import type { FileActivities } from '../activities/files';
 import type { StorageActivities } from '../activities/storage';
 import type { StageSummary, UploadResult } from '../activities/types';
 import type { AppPruneResult } from '../prune/types';
-import { acquireAppLock } from './app-lock';
+import { acquireAppLock, type HeldAppLock } from './app-lock';
 import { describeFailure, PERMANENT, rootMessage } from './failures';
 import { attemptsOf, lanes, step } from './helpers';
 import { PruneWorkflow } from './prune';
@@ -71,13 +71,24 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   }
   // Runs started before the guarded go-live step replay the order they were recorded with.
   const guarded = patched('go-live');
+  // Issue 16: runs from here on skip round trips that wait on nothing; older ones replay as recorded.
+  let fewerRoundTrips = false;
+  // Sent with the release of the shared lock, in one workflow task, when `fewerRoundTrips`.
+  let turnReleased: Promise<void> | undefined;
+  // From the go-live step: how many builds the post-publish prune would delete (see GoLiveResult).
+  let agedOut: number | undefined;
   let result: PublishResult;
   try {
     result = guarded ? await publishThroughGoLive() : await publishBeforeGoLive();
   } finally {
-    await lock?.release();
+    await Promise.all([turnReleased, lock?.release()]);
   }
-  if (input.prune) {
+  if (input.prune && agedOut === 0) {
+    // No build ages out, so the prune would delete none, and no object with them: it is not run.
+    // What else it could collect (leftovers of runs that never finished) waits for the next
+    // prune that deletes a build, or for the scheduled one.
+    result.prune = { status: 'pruned', manifestsDeleted: 0, objectsDeleted: 0 };
+  } else if (input.prune) {
     progress.phase = 'pruning';
     // With the go-live step, the prune's activities run on the Job too, with the Job's store.
     // The prune holds the app's exclusive lock: a Job gone meanwhile may hold it up a little, not an hour.
@@ -91,6 +102,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
   async function publishThroughGoLive(): Promise<PublishResult> {
     // Runs started before batches were bounded keep the batches they staged with.
     if (patched('bounded-batches')) batchLimits = { ...input.batchLimits, maxBatches: batchBound(input.batchParallelism) };
+    fewerRoundTrips = patched('16-fewer-round-trips');
     const staged = await step(progress, 'staging', 'staging the build', () => files.stageBuild({ ...stageInput(), goLive: true }));
     if (staged.upToDate) {
       progress.phase = 'up-to-date';
@@ -99,10 +111,15 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
     startUploading(staged);
     try {
       await uploadBatches(staged);
+      // The turn is asked for while the references are checked; it is given up if they fail.
+      const turnAsked = fewerRoundTrips ? askForTurn() : undefined;
       // A build that loads files existing nowhere would be answered with index.html: it fails
       // here, before anything of it replaces the live build (issue 17).
       if (patched('reference-gate') && input.verifyReferences !== false) {
-        await step(progress, 'checking-references', 'checking the files the build references', () => files.checkReferences(source(staged)));
+        await step(progress, 'checking-references', 'checking the files the build references', () => files.checkReferences(source(staged))).catch(async (err: unknown) => {
+          await turnAsked?.giveUp();
+          throw err;
+        });
       }
       // Later builds overwrite the entry files in place; the copies are what a rollback restores.
       const keepCopies = () => files.keepEntryCopies({ ...source(staged), cacheMaxAge: input.cacheMaxAge, publishId: runId });
@@ -116,7 +133,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
       } else {
         await step(progress, 'entry-copies', 'keeping copies of the entry files', keepCopies);
       }
-      const committed = await goLive(staged, copies);
+      const committed = await goLive(staged, copies, turnAsked?.turn);
       // Runs staged before copies existed (no copyFiles) report no copied count, as they did.
       const copied = staged.copyFiles === undefined ? {} : { copied: progress.copied ?? 0 };
       const uploaded = staged.fileCount - (staged.skippedFiles ?? 0) - (progress.copied ?? 0);
@@ -133,9 +150,9 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
    * Builds of one app go live one at a time, in the order they started. What the step replaces
    * is kept aside first; if the step fails, the previous build is put back before the run ends.
    */
-  async function goLive(staged: StageSummary, copies?: Promise<unknown>) {
+  async function goLive(staged: StageSummary, copies?: Promise<unknown>, askedTurn?: Promise<HeldAppLock | undefined>) {
     progress.phase = 'waiting-to-go-live';
-    const turn = await describeFailure('waiting for the go-live turn', () => acquireAppLock(input.bucket, input.app, 'go-live'));
+    const turn = await (askedTurn ?? waitForTurn());
     try {
       // The turn's generation lets the step reuse the staging listing when nothing changed since (issue 16).
       const generation = patched('16-go-live-generation') && turn?.generation ? { turnGeneration: turn.generation } : {};
@@ -147,6 +164,7 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         cacheMaxAge: input.cacheMaxAge,
         uploadConcurrency: input.uploadConcurrency,
         ...generation,
+        ...(fewerRoundTrips && input.prune ? { agedOutRule: { minAssetRecords: input.prune.minAssetRecords, timeoutSeconds: input.prune.timeout } } : {}),
       };
       try {
         const plan = await step(progress, 'going-live', 'preparing to go live', () => files.prepareGoLive(goLiveInput));
@@ -154,7 +172,8 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         progress.fileTotal = progress.files + plan.writes;
         // A build that has a manifest has its entry copies.
         await copies;
-        const committed = await step(progress, 'going-live', 'going live', () => files.goLive(goLiveInput));
+        const { agedOut: counted, ...committed } = await step(progress, 'going-live', 'going live', () => files.goLive(goLiveInput));
+        agedOut = counted;
         count(committed);
         return committed;
       } catch (err) {
@@ -163,8 +182,30 @@ export async function PublishWorkflow(input: PublishInput): Promise<PublishResul
         throw err;
       }
     } finally {
-      await turn?.release();
+      if (fewerRoundTrips) turnReleased = turn?.release();
+      else await turn?.release();
     }
+  }
+
+  function waitForTurn(): Promise<HeldAppLock | undefined> {
+    return describeFailure('waiting for the go-live turn', () => acquireAppLock(input.bucket, input.app, 'go-live'));
+  }
+
+  /** The go-live turn, asked for ahead of the step, and a way to give it up (asked or granted) if the step never comes. */
+  function askForTurn(): { turn: Promise<HeldAppLock | undefined>; giveUp(): Promise<void> } {
+    const scope = new CancellationScope();
+    const turn = scope.run(waitForTurn);
+    // Awaited by goLive or giveUp; a failure meanwhile must not be reported as unhandled.
+    turn.catch(() => undefined);
+    return {
+      turn,
+      async giveUp() {
+        scope.cancel();
+        // Cancelled while waiting, the request was withdrawn; granted first, the turn is released here.
+        const held = await turn.catch(() => undefined);
+        await held?.release();
+      },
+    };
   }
 
   async function putPreviousBuildBack(failure: unknown): Promise<void> {

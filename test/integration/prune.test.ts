@@ -190,6 +190,29 @@ describe('the Job prunes its own app after publishing', () => {
     expect(third.prune).toBeUndefined();
     expect(await listKeys(storage, 'manifests/self/')).toEqual([second.manifestKey, third.manifestKey].sort());
   });
+
+  it('runs no prune when no build ages out, and the prune when one does', async () => {
+    const bucket = await newBucket();
+    const storage = openTestStorage(bucket);
+    // Workflow IDs name the app and image, not the bucket: these images are this test's own.
+    const ranPrune = async (workflowId: string) =>
+      harness.client.workflow
+        .getHandle(`${workflowId}/prune`)
+        .describe()
+        .then(() => true, () => false);
+    const first = await publish(bucket, generatedTree(5), 'img:idle-1', { minAssetRecords: '2' });
+    await sleep(1100);
+    const second = await publish(bucket, generatedTree(6), 'img:idle-2', { minAssetRecords: '2' });
+    expect(second.prune).toEqual({ status: 'pruned', manifestsDeleted: 0, objectsDeleted: 0 });
+    expect(await ranPrune(second.workflowId)).toBe(false);
+    expect(await listKeys(storage, 'manifests/self/')).toEqual([first.manifestKey, second.manifestKey].sort());
+
+    await sleep(1100);
+    const third = await publish(bucket, generatedTree(7), 'img:idle-3', { minAssetRecords: '2' });
+    expect(third.prune).toEqual({ status: 'pruned', manifestsDeleted: 1, objectsDeleted: 0 });
+    expect(await ranPrune(third.workflowId)).toBe(true);
+    expect(await listKeys(storage, 'manifests/self/')).toEqual([second.manifestKey, third.manifestKey].sort());
+  });
 });
 
 describe('pushcache prune (CLI)', () => {
