@@ -6,7 +6,7 @@ import { cacheControl, contentType } from '../contract/headers';
 import { buildCopyKey, dataKey, ENTRY_POINT, isEntryFile, isGoLiveFile, stagingKey } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
 import { validateAppName } from '../contract/names';
-import { parseStagingRecord, type StagingRecord } from '../contract/staging';
+import type { StagingRecord } from '../contract/staging';
 import { SourceChangedError } from '../errors';
 import { planBatches } from '../source/batches';
 import { planUploads } from '../source/upload-plan';
@@ -16,6 +16,7 @@ import { isSameBuild } from '../source/same-build';
 import { PART_SIZE } from '../storage/etag';
 import type { Storage, WriteOptions } from '../storage/storage';
 import { readAppView, type AppView, type EarlyAppView, type EarlyView } from '../bucket/app-view';
+import { KnownStagingRecords } from '../bucket/known-records';
 import { listingStillHolds } from '../bucket/listing-trust';
 import type { ListedObject } from '../bucket/listings';
 import type { LockGeneration } from '../contract/lock-generation';
@@ -49,6 +50,8 @@ export interface FileActivityDeps {
   now?: () => number;
   /** The app's objects and builds, read by the Job while it hashed; staging reads them itself without. */
   earlyView?: EarlyAppView;
+  /** Remembers the staging record this process wrote, so its go-live step need not parse it again. Default: a new one. */
+  stagingRecords?: KnownStagingRecords;
 }
 
 /**
@@ -61,6 +64,7 @@ export function createFileActivities(deps: FileActivityDeps) {
   const copying = deps.copy !== false;
   const readBuffers = deps.readBuffers ?? new ReadBuffers();
   const now = deps.now ?? Date.now;
+  const stagingRecords = deps.stagingRecords ?? new KnownStagingRecords();
   // A restarted Job has an empty cache and rescans; the digest proves it found the same tree.
   const scans = new Map<string, ScannedSource>();
 
@@ -155,10 +159,10 @@ export function createFileActivities(deps: FileActivityDeps) {
   }
 
   async function stagingRecord(key: string): Promise<StagingRecord> {
-    const body = await deps.storage.get(key);
+    const record = await stagingRecords.read(deps.storage, key);
     // Gone only once the manifest is written, and then no batch runs any more.
-    if (!body) throw new SourceChangedError(`the staging record ${key} of this publish is gone`);
-    return parseStagingRecord(key, body.toString('utf8'));
+    if (!record) throw new SourceChangedError(`the staging record ${key} of this publish is gone`);
+    return record;
   }
 
   return withFailureTranslation({
@@ -214,10 +218,12 @@ export function createFileActivities(deps: FileActivityDeps) {
       }
       record.reasons = decisionReasons(tree.files, plan, copies);
       const key = stagingKey(input.app, input.publishId);
-      await deps.storage.put(key, Buffer.from(JSON.stringify(record)), {
+      const body = Buffer.from(JSON.stringify(record));
+      await deps.storage.put(key, body, {
         contentType: 'application/json',
         cacheControl: 'no-store',
       });
+      stagingRecords.wrote(key, body, record);
       const batched = batchedUploads(tree, record, copying);
       uploads.set(key, batched);
       const toUpload = batched.files;
@@ -328,12 +334,13 @@ export function createFileActivities(deps: FileActivityDeps) {
       return { files: 1, bytes: entry.size };
     },
 
-    ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs, stagedListing, now }),
+    ...createGoLiveActivities({ storage: deps.storage, stagedTree, upload, heartbeatIntervalMs, stagedListing, stagingRecords, now }),
 
     ...createReferenceGateActivities({ storage: deps.storage, stagedTree }),
 
     /** Removes the staging record of a publish that gave up, so its files become collectable. */
     async discardStaging(input: DiscardStagingInput): Promise<void> {
+      stagingRecords.forget(input.stagingKey);
       await deps.storage.delete([input.stagingKey]);
     },
   });

@@ -4,7 +4,7 @@ import { commitManifest, findCommitted } from '../bucket/claim-manifest';
 import { discardGoLive, readGoLiveRecord, writeGoLiveRecordOnce } from '../bucket/go-live-records';
 import { listAppObjects, type ListedObject } from '../bucket/listings';
 import { listManifestKeys, visitManifestsNewestFirst } from '../bucket/manifests';
-import { readStagingRecord } from '../bucket/staging';
+import type { KnownStagingRecords } from '../bucket/known-records';
 import type { GoLiveRecord } from '../contract/go-live';
 import { buildCopyKey, dataKey, ENTRY_POINT, goLiveBackupKey, goLiveRecordKey, isEntryFile } from '../contract/keys';
 import type { FileRecord } from '../contract/manifest';
@@ -32,6 +32,8 @@ export interface GoLiveDeps {
   stagedListing?: (stagingKey: string, turn: LockGeneration | undefined) => Map<string, ListedObject> | undefined;
   /** The clock builds' ages are read against, in ms since the epoch. Default Date.now. */
   now?: () => number;
+  /** The staging record this process wrote or read last: read again without parsing it. */
+  stagingRecords: KnownStagingRecords;
 }
 
 /**
@@ -85,7 +87,7 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
     async prepareGoLive(input: GoLiveInput): Promise<GoLiveSummary> {
       const existing = await readRecord(input.app, input.publishId);
       if (existing) return summarise(existing.writes);
-      const staged = await readStagingRecord(storage, input.stagingKey);
+      const staged = await deps.stagingRecords.read(storage, input.stagingKey);
       if (!staged) {
         if (await findCommitted(storage, input)) return { writes: 0, replaced: 0 };
         throw new CorruptRecordError(input.stagingKey, 'the staging record of this publish is gone before it went live');
@@ -170,7 +172,7 @@ export function createGoLiveActivities(deps: GoLiveDeps) {
       } finally {
         beat.stop();
       }
-      const committed = await commitManifest(storage, input);
+      const committed = await commitManifest(storage, input, deps.stagingRecords);
       // The build is live and whole: what was kept aside is no longer needed. Left behind if
       // this fails, it costs space, never correctness.
       await discard(input.app, input.publishId).catch(() => undefined);

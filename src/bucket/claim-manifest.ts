@@ -2,6 +2,7 @@ import { manifestKey } from '../contract/keys';
 import { parseManifest, renderManifest } from '../contract/manifest';
 import { CorruptRecordError } from '../errors';
 import type { Storage } from '../storage/storage';
+import type { KnownStagingRecords } from './known-records';
 import { readStagingRecord } from './staging';
 
 /** Writing a build's manifest under the first free `manifests/<app>/<seconds>` key: publishes and rollbacks alike. */
@@ -49,16 +50,18 @@ export async function claimManifestKey(storage: Storage, claim: ManifestClaim, r
 
 /**
  * Writes the build's manifest from its staging record, never over another build's manifest,
- * and removes the staging record. Safe to retry after any partial step.
+ * and removes the staging record. Safe to retry after any partial step. `known`: the Job's
+ * memory of the record it staged, which spares parsing it again (it is still read).
  */
-export async function commitManifest(storage: Storage, input: ManifestClaim & { stagingKey: string }): Promise<ClaimedManifest> {
-  const record = await readStagingRecord(storage, input.stagingKey);
+export async function commitManifest(storage: Storage, input: ManifestClaim & { stagingKey: string }, known?: KnownStagingRecords): Promise<ClaimedManifest> {
+  const record = await (known ? known.read(storage, input.stagingKey) : readStagingRecord(storage, input.stagingKey));
   if (!record) {
     const committed = await findCommitted(storage, input);
     if (committed) return committed;
     throw new CorruptRecordError(input.stagingKey, 'the staging record of this publish is missing and no manifest was written');
   }
   const claimed = await claimManifestKey(storage, input, (ts) => renderManifest({ ...record, timestamp: ts, publishId: input.publishId }), input.stagingKey);
+  known?.forget(input.stagingKey);
   await storage.delete([input.stagingKey]);
   return claimed;
 }

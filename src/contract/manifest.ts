@@ -75,8 +75,25 @@ export interface ManifestInput {
   rollbackOf?: number;
 }
 
-/** Serialises the contract's body plus pushcache's extra fields. */
+/**
+ * Serialises the contract's body plus pushcache's extra fields. The three per-file maps are
+ * filled in one pass (Object.fromEntries over three mapped arrays took a third longer for
+ * 10,000 files, on the go-live step's critical path). They have no prototype, so a file named
+ * `__proto__` is a key like any other, as it was with Object.fromEntries.
+ */
 export function renderManifest(input: ManifestInput): string {
+  const sha256: Record<string, string> = Object.create(null);
+  const sizes: Record<string, number> = Object.create(null);
+  const etags: Record<string, string> = Object.create(null);
+  let anyEtag = false;
+  for (const f of input.files) {
+    sha256[f.path] = f.sha256;
+    sizes[f.path] = f.size;
+    if (f.etag) {
+      etags[f.path] = f.etag;
+      anyEtag = true;
+    }
+  }
   const body: Manifest = {
     files: input.files.map((f) => f.path),
     image: input.image,
@@ -84,9 +101,9 @@ export function renderManifest(input: ManifestInput): string {
     timestamp: input.timestamp,
     publishId: input.publishId,
     ...(input.cacheMaxAge !== undefined ? { cacheMaxAge: input.cacheMaxAge } : {}),
-    sha256: Object.fromEntries(input.files.map((f) => [f.path, f.sha256])),
-    sizes: Object.fromEntries(input.files.map((f) => [f.path, f.size])),
-    ...(input.files.some((f) => f.etag) ? { etags: Object.fromEntries(input.files.flatMap((f) => (f.etag ? [[f.path, f.etag]] : []))) } : {}),
+    sha256,
+    sizes,
+    ...(anyEtag ? { etags } : {}),
     ...(input.rollbackOf !== undefined ? { rollbackOf: input.rollbackOf } : {}),
   };
   return JSON.stringify(body);

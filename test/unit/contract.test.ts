@@ -84,6 +84,30 @@ describe('manifests', () => {
     expect(parseManifest('manifests/a/17', body)).toMatchObject({ publishId: 'run-1', sha256: { 'index.html': 'a'.repeat(64) } });
   });
 
+  it.each([
+    ['with ETags', true],
+    ['without ETags', false],
+  ])('renders %s byte for byte what building the maps with Object.fromEntries rendered, for any file name', (_, withEtags) => {
+    const names = ['index.html', '__proto__', 'constructor', 'toString', '123', '9', 'a/__proto__', 'ü/"q".js', 'fed-mods.json'];
+    const tricky = names.map((path, i) => ({ path, size: i, sha256: String(i).repeat(64), ...(withEtags && i % 2 === 0 ? { etag: `e${i}` } : {}) }));
+    const input = { files: tricky, image: 'i', valpopImage: 'v', timestamp: 17, publishId: 'run-1', cacheMaxAge: 60, rollbackOf: 3 };
+    const before = JSON.stringify({
+      files: names,
+      image: 'i',
+      valpopImage: 'v',
+      timestamp: 17,
+      publishId: 'run-1',
+      cacheMaxAge: 60,
+      sha256: Object.fromEntries(tricky.map((f) => [f.path, f.sha256])),
+      sizes: Object.fromEntries(tricky.map((f) => [f.path, f.size])),
+      ...(withEtags ? { etags: Object.fromEntries(tricky.flatMap((f) => (f.etag ? [[f.path, f.etag]] : []))) } : {}),
+      rollbackOf: 3,
+    });
+    const body = renderManifest(input);
+    expect(body).toBe(before);
+    expect(parseManifest('k', body).sha256?.['__proto__']).toBe('1'.repeat(64));
+  });
+
   it('reads the legacy bare-array form', () => {
     expect(parseManifest('k', '["a.js","b/c.css"]')).toEqual({ files: ['a.js', 'b/c.css'], image: '' });
   });
