@@ -20,7 +20,7 @@ export interface HashOptions {
   /**
    * What the bucket proves files hash to, arriving while they are hashed (source/etag-evidence.ts):
    * a file whose sha256 is the expected one takes its ETag from there. Files hashed before it
-   * arrives have their ETag computed; large files wait for it a little (see EVIDENCE_WAIT_MS).
+   * arrives have their ETag computed; large files wait for it a little (see evidenceWaitMs).
    * Undefined, or a rejection: no evidence.
    */
   expected?: Promise<ExpectedLookup | undefined>;
@@ -56,12 +56,15 @@ const DEFAULT_WORKER_SCRIPT = path.join(__dirname, 'hash-worker.js');
 
 /**
  * How long the large files, hashed last, wait for evidence that has not arrived when their turn
- * comes. Their ETag is most of what hashing costs an unchanged republish (a multipart MD5 over
- * most of the bytes), and the evidence (the app's listing and manifests, bucket/app-view.ts) is
- * needed by staging anyway, so waiting for it costs little time; without it, they are hashed as
- * before once the wait is over.
+ * comes: about as long as hashing their ETags would take (at a conservative 200 MiB/s of MD5),
+ * at least a quarter second and at most five, so the wait costs no more time than it may save.
+ * Their ETags are most of what hashing costs an unchanged republish (multipart MD5s over most of
+ * the bytes), and the evidence (the app's listing and manifests, bucket/app-view.ts) is what
+ * staging needs next anyway; without it, they are hashed as before once the wait is over.
  */
-const EVIDENCE_WAIT_MS = 1500;
+function evidenceWaitMs(largeBytes: number): number {
+  return Math.min(5000, Math.max(250, largeBytes / ((200 * 1024 * 1024) / 1000)));
+}
 
 /** sha256 and ETag of every file, in the order given. */
 export async function hashFiles(files: readonly FileToHash[], options: HashOptions = {}): Promise<FileDigests[]> {
@@ -73,7 +76,8 @@ export async function hashFiles(files: readonly FileToHash[], options: HashOptio
     if (!Array.isArray(result)) throw new HashReadError(chunk.indices[result.index], result.code);
     result.forEach((digests, i) => (results[chunk.indices[i]] = digests));
   };
-  const withEvidence = evidenceFor(options.expected);
+  const largeBytes = chunks.reduce((sum, c) => (c.large ? sum + c.files.reduce((n, f) => n + f.size, 0) : sum), 0);
+  const withEvidence = evidenceFor(options.expected, evidenceWaitMs(largeBytes));
   // Evidence already in hand (settling within this turn) serves from the first file on.
   if (options.expected) await nextTurn();
   if (threads === 0) {
@@ -103,7 +107,7 @@ export async function hashFiles(files: readonly FileToHash[], options: HashOptio
 }
 
 /** The files of a chunk, each with the digests evidence expects of it, as far as known when the chunk's turn comes. */
-function evidenceFor(expected: Promise<ExpectedLookup | undefined> | undefined): (chunk: Chunk) => Promise<FileToHash[]> {
+function evidenceFor(expected: Promise<ExpectedLookup | undefined> | undefined, waitMs: number): (chunk: Chunk) => Promise<FileToHash[]> {
   let lookup: ExpectedLookup | undefined;
   let settled = expected === undefined;
   const arrived = (expected ?? Promise.resolve(undefined)).then(
@@ -118,7 +122,7 @@ function evidenceFor(expected: Promise<ExpectedLookup | undefined> | undefined):
   let waitUntil: number | undefined;
   return async (chunk) => {
     if (chunk.large && !settled) {
-      waitUntil ??= Date.now() + EVIDENCE_WAIT_MS;
+      waitUntil ??= Date.now() + waitMs;
       const left = waitUntil - Date.now();
       if (left > 0) {
         const timer = new AbortController();

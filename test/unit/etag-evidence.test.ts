@@ -144,7 +144,7 @@ describe('scanSource with evidence', () => {
       existing: new Map([['big.bin', { size: big.length, etag: NOT_HASHED }]]),
       earlier: new Map([['big.bin', { sha256: sha256(big), cacheMaxAge: 60, size: big.length, etag: NOT_HASHED }]]),
     };
-    const late = new Promise<EtagEvidence>((resolve) => setTimeout(() => resolve(view), 100));
+    const late = new Promise<EtagEvidence>((resolve) => setTimeout(() => resolve(view), 50));
     const options = { threads, workerScript: path.resolve(__dirname, '../../dist/source/hash-worker.js') };
     const scanned = await scanSource(root, { ...options, evidence: late });
     expect(scanned.files.find((f) => f.path === 'big.bin')!.etag).toBe(NOT_HASHED);
