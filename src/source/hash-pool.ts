@@ -41,7 +41,7 @@ interface Chunk {
   /** Each file's position in the list given to `hashFiles`. */
   indices: number[];
   files: FileToHash[];
-  /** Its files do not fit one read: hashing their ETag costs a pass of its own (see hashFileSync). */
+  /** Its files take more than one read or one part: their ETags cost the most to hash, and they go last. */
   large: boolean;
 }
 
