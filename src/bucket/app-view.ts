@@ -39,8 +39,12 @@ const EARLY_VIEW_MAX_AGE_MS = 60_000;
  */
 export class EarlyAppView {
   private pending?: { app: string; view: Promise<EarlyView | undefined> };
+  private readonly read: Promise<AppView | undefined>;
+  private settle!: (view: AppView | undefined) => void;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.read = new Promise((resolve) => (this.settle = resolve));
+  }
 
   /**
    * Starts the read. `lockState` is asked first, so that what it says held before the listing
@@ -53,6 +57,17 @@ export class EarlyAppView {
       return { ...(await readAppView(storage, app)), readAt, ...(lock ? { lock } : {}) };
     })().catch(() => undefined);
     this.pending = { app, view };
+    void view.then(this.settle);
+  }
+
+  /**
+   * The view once read (undefined if it failed), for the scan to take ETags from; it may be
+   * asked for before `start`, and any number of times. Its age does not matter there: what it
+   * proves is which ETag the bytes of a sha256 have (source/etag-evidence.ts), which no later
+   * write changes, and staging still decides from a view of its own age.
+   */
+  evidence(): Promise<AppView | undefined> {
+    return this.read;
   }
 
   /** The early view of `app`, once; undefined when there is none to use. */

@@ -11,6 +11,8 @@ const MANIFESTS_READ = 5;
 export interface EarlierWrite {
   sha256?: string;
   cacheMaxAge?: number;
+  size?: number;
+  etag?: string;
 }
 
 /** The app's newest manifest, read whole. */
@@ -41,7 +43,9 @@ export async function readEarlierBuilds(storage: Storage, app: string): Promise<
     }
     if (i === 0) newest = { key, timestamp, manifest };
     for (const path of manifest.files) {
-      if (!earlier.has(path)) earlier.set(path, { sha256: manifest.sha256?.[path], cacheMaxAge: manifest.cacheMaxAge });
+      if (!earlier.has(path)) {
+        earlier.set(path, { sha256: manifest.sha256?.[path], cacheMaxAge: manifest.cacheMaxAge, size: manifest.sizes?.[path], etag: manifest.etags?.[path] });
+      }
     }
   }
   return { earlier, newest };

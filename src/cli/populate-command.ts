@@ -15,6 +15,7 @@ import {
 import { startStandaloneTemporal, type StandaloneTemporal } from '../dev/standalone';
 import { populate, type PopulateDeps } from '../client/populate';
 import { scanSource } from '../source/scan';
+import { EarlyAppView } from '../bucket/app-view';
 import { currentLog, reportTo } from '../telemetry/log';
 import { createSharedWorker } from '../worker/shared-worker';
 import { connectTemporal, openStorage, TemporalUnreachableError } from './connect';
@@ -40,8 +41,10 @@ async function runPopulate(options: RawOptions): Promise<void> {
     log.warn('credentials given on the command line are visible in process listings; use PUSHCACHE_AWS_* from a Secret', { event: 'credentials-on-command-line' });
   }
   if (mode.mode === 'standalone') log.warn(standaloneWarning(mode), { event: 'standalone', forced: mode.forced, ignored: mode.ignored });
-  // The tree is hashed on worker threads while the connection to Temporal is set up.
-  const scanned = scanSource(publish.source);
+  // The tree is hashed on worker threads while the connection to Temporal is set up; the
+  // early view that populate starts then spares it the ETags of files the bucket holds.
+  const earlyView = new EarlyAppView();
+  const scanned = scanSource(publish.source, { evidence: earlyView.evidence() });
   scanned.catch(() => undefined);
   // A bad source directory is the more useful of two errors; otherwise the Temporal one.
   const sourceFirst = async (err: unknown): Promise<never> => {
@@ -81,7 +84,7 @@ async function runPopulate(options: RawOptions): Promise<void> {
       sourceFirst(mode.mode === 'cluster' && err instanceof TemporalUnreachableError ? explainConfigured(err, mode.configuredBy) : err),
     );
     try {
-      const deps: PopulateDeps = { client, connection, scanned, storage: openStorage(storageSettings), bucket: storageSettings.bucket, temporal, report: reportAndNote };
+      const deps: PopulateDeps = { client, connection, scanned, earlyView, storage: openStorage(storageSettings), bucket: storageSettings.bucket, temporal, report: reportAndNote };
       if (standalone) await populateWithOwnWorker(publish, deps, connection, temporal, storageSettings);
       else await populate(publish, deps);
     } finally {

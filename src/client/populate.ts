@@ -28,6 +28,8 @@ export interface PopulateDeps {
   progressIntervalMs?: number;
   /** The scan of `settings.source`, when the caller started it early; otherwise populate scans. */
   scanned?: Promise<ScannedSource>;
+  /** The early view that scan takes evidence from (its `evidence()`); populate starts it. Default: a new one. */
+  earlyView?: EarlyAppView;
 }
 
 export interface PopulateOutcome extends PublishResult {
@@ -47,10 +49,10 @@ interface RunFields {
 /** The Job: checks its inputs, starts (or rejoins) the publish, serves its files and waits. */
 export async function populate(settings: PublishSettings, deps: PopulateDeps): Promise<PopulateOutcome> {
   // Read while the tree is hashed: staging decides from it (see EarlyAppView).
-  const earlyView = new EarlyAppView();
+  const earlyView = deps.earlyView ?? new EarlyAppView();
   earlyView.start(deps.storage, settings.app, () => lockAtListing(deps.client, deps.bucket, settings.app));
   // Everything that can be wrong with the inputs is found before anything is written.
-  const tree = await (deps.scanned ?? scanSource(settings.source));
+  const tree = await (deps.scanned ?? scanSource(settings.source, { evidence: earlyView.evidence() }));
   await deps.storage.checkAccess();
 
   if (!settings.verifyReferences) {

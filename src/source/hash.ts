@@ -1,10 +1,19 @@
 import { createHash, hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { EtagHasher, PART_SIZE } from '../storage/etag';
+import type { ExpectedDigests } from './etag-evidence';
+
+/** Bytes of the buffer a file is read into: a file smaller than this is read and hashed in one go. */
+export const READ_BUFFER_BYTES = 1024 * 1024;
 
 export interface FileToHash {
   abs: string;
   size: number;
+  /**
+   * What the bucket proves the file hashes to when it is unchanged (source/etag-evidence.ts):
+   * when its sha256 is this one, its ETag is taken from here rather than computed.
+   */
+  expected?: ExpectedDigests;
 }
 
 export interface FileDigests {
@@ -26,7 +35,7 @@ export interface HashFailure {
  * measured on a 10,000-file tree, this is four times faster than the promise-based reads.
  * It blocks its thread, so it runs on a worker thread (see hash-pool) or in short slices.
  */
-export function hashFilesSync(files: readonly FileToHash[], partSize?: number, buffer = Buffer.allocUnsafe(1024 * 1024)): FileDigests[] | HashFailure {
+export function hashFilesSync(files: readonly FileToHash[], partSize?: number, buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)): FileDigests[] | HashFailure {
   const out: FileDigests[] = [];
   for (let i = 0; i < files.length; i++) {
     try {
@@ -39,26 +48,44 @@ export function hashFilesSync(files: readonly FileToHash[], partSize?: number, b
 }
 
 function hashFileSync(file: FileToHash, partSize = PART_SIZE, buffer: Buffer): FileDigests {
+  const { expected } = file;
   const fd = openSync(file.abs, 'r');
   try {
     const first = readSync(fd, buffer);
-    // Most files of a build fit one read and one part: two one-shot digests, no hash objects.
+    // Most files of a build fit one read and one part: one-shot digests, no hash objects, and
+    // the MD5 only when the sha256 is not the one evidence names.
     const rest = first < buffer.length ? readSync(fd, buffer, first, buffer.length - first, null) : -1;
     if (rest === 0 && first <= partSize) {
       const bytes = buffer.subarray(0, first);
-      return { sha256: hash('sha256', bytes), etag: hash('md5', bytes) };
+      const sha256 = hash('sha256', bytes);
+      return { sha256, etag: expected?.sha256 === sha256 ? expected.etag : hash('md5', bytes) };
     }
-    const sha256 = createHash('sha256');
-    const etag = new EtagHasher(partSize, file.size);
-    let n = first + Math.max(rest, 0);
-    while (n > 0) {
-      const chunk = buffer.subarray(0, n);
-      sha256.update(chunk);
-      etag.update(chunk);
-      n = readSync(fd, buffer);
-    }
-    return { sha256: sha256.digest('hex'), etag: etag.digest() };
+    const n = first + Math.max(rest, 0);
+    const digests = streamDigests(fd, buffer, n, partSize, file.size, expected === undefined);
+    if (digests.etag !== undefined) return digests as FileDigests;
+    if (digests.sha256 === expected!.sha256) return { sha256: digests.sha256, etag: expected!.etag };
+    // Not the bytes the evidence names: read again for both digests, so they come from one read
+    // even if the file is being rewritten. Only large changed files pay this; they are few.
+    return streamDigests(fd, buffer, readSync(fd, buffer, 0, buffer.length, 0), partSize, file.size, true) as FileDigests;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The digests of the file open at `fd`, whose first `n` bytes are in `buffer`; the ETag only
+ * `withEtag`. Reads at explicit offsets, so a second pass over the same descriptor starts at 0.
+ */
+function streamDigests(fd: number, buffer: Buffer, n: number, partSize: number, size: number, withEtag: boolean): { sha256: string; etag?: string } {
+  const sha256 = createHash('sha256');
+  const etag = withEtag ? new EtagHasher(partSize, size) : undefined;
+  let position = 0;
+  while (n > 0) {
+    const chunk = buffer.subarray(0, n);
+    sha256.update(chunk);
+    etag?.update(chunk);
+    position += n;
+    n = readSync(fd, buffer, 0, buffer.length, position);
+  }
+  return { sha256: sha256.digest('hex'), ...(etag ? { etag: etag.digest() } : {}) };
 }

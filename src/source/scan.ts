@@ -4,6 +4,7 @@ import path from 'node:path';
 import { relPathProblem } from '../contract/names';
 import type { FileRecord } from '../contract/manifest';
 import { InvalidNameError, SourceError } from '../errors';
+import { expectedDigests, type EtagEvidence } from './etag-evidence';
 import { hashFiles, HashReadError, type HashOptions } from './hash-pool';
 
 export interface ScannedSource {
@@ -15,18 +16,26 @@ export interface ScannedSource {
   listDigest: string;
 }
 
-export type ScanOptions = HashOptions;
+export interface ScanOptions extends Omit<HashOptions, 'expected'> {
+  /**
+   * The app's listing and manifests, when the caller reads them while the tree is hashed: a file
+   * they prove unchanged takes its ETag from them instead of hashing it (source/etag-evidence.ts).
+   */
+  evidence?: Promise<EtagEvidence | undefined>;
+}
 
 /** Lists every regular file under `root` (following symlinks that stay inside it) and hashes each. */
 export async function scanSource(root: string, options: ScanOptions = {}): Promise<ScannedSource> {
   const realRoot = resolveRoot(root);
   const found = listFiles(realRoot);
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const { evidence, ...hashOptions } = options;
+  const expected = evidence?.then((view) => view && ((i: number) => expectedDigests(found[i].path, found[i].size, view, options.partSize)));
   let digests;
   try {
     digests = await hashFiles(
       found.map((f) => ({ abs: path.join(realRoot, f.path), size: f.size })),
-      options,
+      { ...hashOptions, ...(expected ? { expected } : {}) },
     );
   } catch (err) {
     if (!(err instanceof HashReadError)) throw err;

@@ -7,12 +7,15 @@ export interface ExistingObject {
 }
 
 /**
- * What the newest build that names a path recorded about it: the content it wrote and the
- * max-age it wrote with (both absent for builds by valpop, which records neither).
+ * What the newest build that names a path recorded about it: the content it wrote, the
+ * max-age it wrote with, and the object's size and ETag once written (all absent for builds by
+ * valpop, which records none of them).
  */
 export interface EarlierWrite {
   sha256?: string;
   cacheMaxAge?: number;
+  size?: number;
+  etag?: string;
 }
 
 /** relpath → the newest earlier build's record of it. */

@@ -40,4 +40,27 @@ describe('EarlyAppView', () => {
     view.start(failing, 'app');
     expect(await view.take('app')).toBeUndefined();
   });
+
+  it('gives the scan its evidence, asked before the read starts, whatever its age and however often, without taking it from staging', async () => {
+    let now = 0;
+    const view = new EarlyAppView(() => now);
+    const evidence = view.evidence();
+    view.start(await storageWith([dataKey('app', 'a.js')]), 'app');
+    expect([...(await evidence)!.existing.keys()]).toEqual(['a.js']);
+    expect(await view.evidence()).toBe(await evidence);
+    expect(await view.take('app')).toBeDefined();
+    now = 60_001;
+    expect((await view.evidence())!.existing.size).toBe(1);
+  });
+
+  it('gives the scan no evidence when the read fails', async () => {
+    const failing = new (class extends MemoryStorage {
+      override list(): AsyncIterable<ObjectInfo> {
+        throw new Error('refused');
+      }
+    })() as Storage;
+    const view = new EarlyAppView();
+    view.start(failing, 'app');
+    expect(await view.evidence()).toBeUndefined();
+  });
 });
