@@ -4,6 +4,7 @@ import { resolvePublishSettings } from '../../src/config';
 import { populate } from '../../src/client/populate';
 import { dataKey, manifestPrefix, stagingPrefix } from '../../src/contract/keys';
 import type { ReportEvent } from '../../src/telemetry/log';
+import { appLockWorkflowId, lockStateQuery } from '../../src/workflows/app-lock-api';
 import { expectLiveBuild, liveTree } from '../helpers/live-build';
 import { listKeys, newBucket, openTestStorage, populateDeps, startHarness, type Harness } from '../helpers/servers';
 
@@ -44,6 +45,20 @@ describe('the reference gate', () => {
     const storage = openTestStorage(bucket);
     expect(await listKeys(storage, manifestPrefix('app'))).toHaveLength(1);
     expect(await listKeys(storage, stagingPrefix('app'))).toEqual([]);
+
+    // The refused build asked for the go-live turn while its references were checked, and gave
+    // it up when they failed (released at once, not found closed by the lock's liveness check
+    // minutes later): the lock holds nothing of it, and the next build of the app goes live.
+    const lock = harness.client.workflow.getHandle(appLockWorkflowId(bucket, 'app'));
+    const refusedRun = async () => {
+      const state = await lock.query(lockStateQuery);
+      return [...state.holders, ...state.waiting].filter((r) => r.owner.workflowId === `publish/app/img:new-${bucket}`);
+    };
+    for (let tries = 0; (await refusedRun()).length > 0 && tries < 50; tries++) await new Promise((r) => setTimeout(r, 100));
+    expect(await refusedRun()).toEqual([]);
+    const fixed = liveTree('fixed', 3);
+    await publish(bucket, fixed, 'img:fixed');
+    await expectLiveBuild(bucket, 'app', fixed, `img:fixed-${bucket}`);
   });
 
   it("lets a build load a file that only the bucket has (an older build's chunk)", async () => {
