@@ -97,6 +97,16 @@ describe('hashing with expected digests', () => {
     expect(hashOne({ ...f, expected: { sha256: sha256('other bytes'), etag: NOT_HASHED_3 } }, partSize)).toEqual(want);
     expect(hashOne(f, partSize)).toEqual(want);
   });
+
+  it('hashes only the sha256 of a file while the evidence is on its way, and only its ETag after', () => {
+    const bytes = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
+    const f = write('two-reads.bin', bytes);
+    expect(hashOne({ ...f, only: { digest: 'sha256' } }, 1024 * 1024)).toEqual({ sha256: sha256(bytes) });
+    expect(hashOne({ ...f, only: { digest: 'etag', sha256: 'from the first read' } }, 1024 * 1024)).toEqual({
+      sha256: 'from the first read',
+      etag: etagOf(bytes, 1024 * 1024),
+    });
+  });
 });
 
 describe('scanSource with evidence', () => {
@@ -139,15 +149,25 @@ describe('scanSource with evidence', () => {
     for (let i = 0; i < 300; i++) files[`f${i}.js`] = `file ${i}`;
     const big = Buffer.alloc(2 * 1024 * 1024 + 1, 9);
     files['big.bin'] = big;
+    // Changed since the evidence's build: its ETag is hashed, whichever way its turn comes.
+    const changed = Buffer.alloc(2 * 1024 * 1024 + 1, 8);
+    files['changed.bin'] = changed;
     const root = tree(files);
     const view: EtagEvidence = {
-      existing: new Map([['big.bin', { size: big.length, etag: NOT_HASHED }]]),
-      earlier: new Map([['big.bin', { sha256: sha256(big), cacheMaxAge: 60, size: big.length, etag: NOT_HASHED }]]),
+      existing: new Map([
+        ['big.bin', { size: big.length, etag: NOT_HASHED }],
+        ['changed.bin', { size: changed.length, etag: NOT_HASHED }],
+      ]),
+      earlier: new Map([
+        ['big.bin', { sha256: sha256(big), cacheMaxAge: 60, size: big.length, etag: NOT_HASHED }],
+        ['changed.bin', { sha256: sha256(big), cacheMaxAge: 60, size: changed.length, etag: NOT_HASHED }],
+      ]),
     };
     const late = new Promise<EtagEvidence>((resolve) => setTimeout(() => resolve(view), 50));
     const options = { threads, workerScript: path.resolve(__dirname, '../../dist/source/hash-worker.js') };
     const scanned = await scanSource(root, { ...options, evidence: late });
     expect(scanned.files.find((f) => f.path === 'big.bin')!.etag).toBe(NOT_HASHED);
+    expect(scanned.files.find((f) => f.path === 'changed.bin')).toMatchObject({ sha256: sha256(changed), etag: md5(changed) });
     // Evidence that never comes: hashed as without any, once the wait is over.
     const never = await scanSource(root, { ...options, evidence: new Promise<EtagEvidence>(() => undefined) });
     expect(never).toEqual(await scanSource(root, options));
