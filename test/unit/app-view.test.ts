@@ -31,11 +31,7 @@ describe('EarlyAppView', () => {
   });
 
   it('turns a failed read into no view, without an unhandled rejection', async () => {
-    const failing = new (class extends MemoryStorage {
-      override list(): AsyncIterable<ObjectInfo> {
-        throw new Error('refused');
-      }
-    })() as Storage;
+    const failing = refusingStorage();
     const view = new EarlyAppView();
     view.start(failing, 'app');
     expect(await view.take('app')).toBeUndefined();
@@ -54,13 +50,18 @@ describe('EarlyAppView', () => {
   });
 
   it('gives the scan no evidence when the read fails', async () => {
-    const failing = new (class extends MemoryStorage {
-      override list(): AsyncIterable<ObjectInfo> {
-        throw new Error('refused');
-      }
-    })() as Storage;
+    const failing = refusingStorage();
     const view = new EarlyAppView();
     view.start(failing, 'app');
     expect(await view.evidence()).toBeUndefined();
   });
 });
+
+/** A store whose every listing is refused. */
+function refusingStorage(): Storage {
+  return new (class extends MemoryStorage {
+    override list(): AsyncIterable<ObjectInfo> {
+      throw new Error('refused');
+    }
+  })() as Storage;
+}
