@@ -27,6 +27,7 @@ import pMap from 'p-map';
 import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailureKind } from '../errors';
 import { PART_SIZE } from './etag';
 import { UploadSlots } from './upload-slots';
+import { SignedCopy } from './signed-copy';
 import { SignedList } from './signed-list';
 import { BucketRequests, DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
 import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
@@ -173,6 +174,8 @@ export class S3Storage implements ReadableStorage {
     private readonly signedPut?: SignedPut,
     /** Lists without the SDK's XML parser; absent for virtual-hosted AWS S3. */
     private readonly signedList?: SignedList,
+    /** Copies without the SDK's middleware; absent for virtual-hosted AWS S3. */
+    private readonly signedCopy?: SignedCopy,
   ) {
     this.description = `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.partSize = options.partSize ?? PART_SIZE;
@@ -195,7 +198,7 @@ export class S3Storage implements ReadableStorage {
       timeouts: options.timeouts,
     };
     const requests = target && new BucketRequests(target);
-    return new S3Storage(client, options.bucket, options, requests && new SignedPut(requests), requests && new SignedList(requests));
+    return new S3Storage(client, options.bucket, options, requests && new SignedPut(requests), requests && new SignedList(requests), requests && new SignedCopy(requests));
   }
 
   async checkAccess(): Promise<void> {
@@ -385,7 +388,17 @@ export class S3Storage implements ReadableStorage {
     if (this.encryption.input.ServerSideEncryption === 'aws:kms') return 'precondition-failed';
     try {
       if (options.size > this.partSize) await this.copyInParts(sourceKey, destKey, options);
-      else {
+      else if (this.signedCopy) {
+        await this.signedCopy.copy(sourceKey, destKey, {
+          'x-amz-copy-source-if-match': `"${options.ifMatch}"`,
+          'x-amz-metadata-directive': 'REPLACE',
+          'content-type': options.headers.contentType,
+          'cache-control': options.headers.cacheControl,
+          ...metaHeaders(options.headers.metadata),
+          ...this.encryption.headers,
+          ...(options.ifAbsent ? { 'if-none-match': '*' } : {}),
+        });
+      } else {
         await this.client.send(
           new CopyObjectCommand({
             ...this.copyDestination(destKey, options),

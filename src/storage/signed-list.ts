@@ -1,9 +1,6 @@
 import type { BucketRequests } from './signed-put';
-import { canonicalQuery } from './sigv4';
+import { canonicalQuery, EMPTY_SHA256 } from './sigv4';
 import type { ObjectInfo } from './storage';
-
-/** sha256 of an empty body: a GET signs it as its payload hash. */
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /**
  * ListObjectsV2, signed and parsed here rather than through the SDK. A republish lists the app's
@@ -60,7 +57,7 @@ export function parseListPage(xml: string): { objects: ObjectInfo[]; next?: stri
 }
 
 /** The unescaped text of the first `<tag>` in `xml`. */
-function textOf(xml: string, tag: string): string | undefined {
+export function textOf(xml: string, tag: string): string | undefined {
   const start = xml.indexOf(`<${tag}>`);
   if (start < 0) return undefined;
   const end = xml.indexOf(`</${tag}>`, start);

@@ -70,10 +70,12 @@ export class BucketRequests {
   private region: Promise<string> | string | undefined;
   /** `/<bucket>/` under the endpoint's own path. */
   readonly bucketPath: string;
+  readonly bucket: string;
   private readonly port: number | undefined;
   private readonly transport: typeof http | typeof https;
 
   constructor(private readonly target: SignedPutTarget) {
+    this.bucket = target.bucket;
     this.bucketPath = `${target.endpoint.pathname.replace(/\/$/, '')}/${target.bucket}/`;
     this.port = target.endpoint.port ? Number(target.endpoint.port) : undefined;
     this.transport = target.endpoint.protocol === 'https:' ? https : http;

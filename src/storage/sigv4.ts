@@ -1,5 +1,8 @@
 import { createHmac, hash } from 'node:crypto';
 
+/** sha256 of an empty body: requests without one (GET, CopyObject) sign it as their payload hash. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 export interface SigningCredentials {
   accessKeyId: string;
   secretAccessKey: string;

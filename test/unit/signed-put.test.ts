@@ -70,3 +70,71 @@ describe('SignedPut against an S3 endpoint that throttles', () => {
     }
   });
 });
+
+describe('SignedCopy', () => {
+  const RESULT = '<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult><ETag>"x"</ETag></CopyObjectResult>';
+
+  /** A store behind a proxy path that answers each copy with the next of `answers`, recording the copy headers. */
+  async function copyStore(answers: Array<[number, string]>) {
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push({ url: req.url, ...req.headers });
+        const [status, body] = answers.shift() ?? [200, RESULT];
+        res.writeHead(status, { 'content-type': 'application/xml' }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const storage = S3Storage.open({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/s3`,
+      bucket: 'b',
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+    });
+    return { seen, storage, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  const copy = (storage: S3Storage, ifAbsent = true) =>
+    storage.copyFrom!('data/one/a b.js', 'data/two/a.js', {
+      ifMatch: 'abc',
+      size: 1,
+      ifAbsent,
+      headers: { contentType: 'text/javascript', cacheControl: 'no-cache', metadata: { sha256: 'f00' } },
+    });
+
+  it('names the source by bucket and key, not by the endpoint path, with the destination’s own headers', async () => {
+    const store = await copyStore([]);
+    try {
+      await expect(copy(store.storage)).resolves.toBe('copied');
+      expect(store.seen[0]).toMatchObject({
+        url: '/s3/b/data/two/a.js',
+        'x-amz-copy-source': '/b/data/one/a%20b.js',
+        'x-amz-copy-source-if-match': '"abc"',
+        'x-amz-metadata-directive': 'REPLACE',
+        'content-type': 'text/javascript',
+        'cache-control': 'no-cache',
+        'x-amz-meta-sha256': 'f00',
+        'if-none-match': '*',
+        'content-length': '0',
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads an error S3 sends inside a 200 answer: a transient one fails retryably, a failed precondition writes nothing', async () => {
+    const internal = '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>';
+    const store = await copyStore([
+      [200, internal],
+      [412, '<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>'],
+      [200, 'not xml at all'],
+    ]);
+    try {
+      await expect(copy(store.storage)).rejects.toMatchObject({ kind: 'StorageUnavailable', permanent: false, message: expect.stringMatching(/InternalError/) });
+      await expect(copy(store.storage)).resolves.toBe('precondition-failed');
+      await expect(copy(store.storage, false)).rejects.toMatchObject({ kind: 'StorageUnavailable', message: expect.stringMatching(/answered a copy with something else/) });
+      expect(store.seen[2]['if-none-match']).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});
