@@ -29,6 +29,7 @@ import { PART_SIZE } from './etag';
 import { UploadSlots } from './upload-slots';
 import { SignedCopy } from './signed-copy';
 import { SignedList } from './signed-list';
+import { SignedUploads } from './signed-uploads';
 import { BucketRequests, DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
 import type { CopyFromOptions, CopyOutcome, ObjectBody, ObjectInfo, ObjectStream, ReadableStorage, WriteOptions } from './storage';
 import { VerifyingStream } from './verify';
@@ -72,12 +73,15 @@ const STORES_WITHOUT_BULK_DELETE = new Set<string>();
 const STORES_WITHOUT_COPY = new Set<string>();
 // Single deletes at once, per batch of keys; well under the socket limit even with parallel batches.
 const SINGLE_DELETES_IN_FLIGHT = 16;
-// Parts in flight per multipart upload; each holds one part in memory.
+// Parts in flight per multipart upload through the SDK (virtual-hosted AWS S3, and copies in
+// parts); each holds one part in memory. SignedUploads, used for every other store, holds none.
 const PARTS_IN_FLIGHT = 2;
 // Multipart uploads at once in the process. lib-storage holds up to PARTS_IN_FLIGHT + 1 parts of
 // each in memory (those in flight and the one it assembles): measured 24 MiB live per upload, so
 // four big files at once made 70-90 MiB of the Job's peak. This bounds it to
 // MULTIPART_UPLOADS_IN_FLIGHT × (PARTS_IN_FLIGHT + 1) × part size for any tree and concurrency.
+// SignedUploads streams its parts, but sends one part at a time per file: two files at once keep
+// a big file's upload from being the only request on the wire.
 export const MULTIPART_UPLOADS_IN_FLIGHT = 2;
 
 /** S3's ETag of a multipart object: the MD5 of its parts' MD5s, a dash, the number of parts. */
@@ -176,6 +180,8 @@ export class S3Storage implements ReadableStorage {
     private readonly signedList?: SignedList,
     /** Copies without the SDK's middleware; absent for virtual-hosted AWS S3. */
     private readonly signedCopy?: SignedCopy,
+    /** Streams bodies from disk without the SDK (nor lib-storage's part buffers); absent for virtual-hosted AWS S3. */
+    private readonly signedUploads?: SignedUploads,
   ) {
     this.description = `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.partSize = options.partSize ?? PART_SIZE;
@@ -198,7 +204,15 @@ export class S3Storage implements ReadableStorage {
       timeouts: options.timeouts,
     };
     const requests = target && new BucketRequests(target);
-    return new S3Storage(client, options.bucket, options, requests && new SignedPut(requests), requests && new SignedList(requests), requests && new SignedCopy(requests));
+    return new S3Storage(
+      client,
+      options.bucket,
+      options,
+      requests && new SignedPut(requests),
+      requests && new SignedList(requests),
+      requests && new SignedCopy(requests),
+      requests && new SignedUploads(requests, options.partSize ?? PART_SIZE),
+    );
   }
 
   async checkAccess(): Promise<void> {
@@ -229,14 +243,7 @@ export class S3Storage implements ReadableStorage {
     const staged = options.sha256 ?? options.metadata?.sha256;
     try {
       if (this.signedPut) {
-        const headers = {
-          'content-type': options.contentType,
-          'cache-control': options.cacheControl,
-          ...metaHeaders(options.metadata),
-          ...this.encryption.headers,
-          ...(options.ifAbsent ? { 'if-none-match': '*' } : {}),
-        };
-        await this.signedPut.put(key, bytes, headers, staged);
+        await this.signedPut.put(key, bytes, { ...this.signedHeaders(options), ...(options.ifAbsent ? { 'if-none-match': '*' } : {}) }, staged);
       } else {
         // Without a signed payload hash the SDK signs what it sends: compare before sending.
         if (options.sha256 !== undefined) {
@@ -297,7 +304,11 @@ export class S3Storage implements ReadableStorage {
     pipeline(body.open(), verifier, () => undefined);
     const conditional = options.ifAbsent ? { IfNoneMatch: '*' } : {};
     try {
-      if (body.size <= this.partSize) {
+      if (this.signedUploads) {
+        const ifAbsent: Record<string, string> = options.ifAbsent ? { 'if-none-match': '*' } : {};
+        if (body.size <= this.partSize) await this.signedUploads.put(key, verifier, body.size, { ...this.signedHeaders(options), ...ifAbsent }, options.sha256);
+        else this.checkReceived(key, options.etag, await this.signedUploads.multipart(key, verifier, body.size, this.signedHeaders(options), ifAbsent));
+      } else if (body.size <= this.partSize) {
         const input = { ...this.putInput(key, verifier, options), ...conditional, ContentLength: body.size };
         await this.client.send(new PutObjectCommand(input), { abortSignal: abort.signal });
       } else {
@@ -392,10 +403,7 @@ export class S3Storage implements ReadableStorage {
         await this.signedCopy.copy(sourceKey, destKey, {
           'x-amz-copy-source-if-match': `"${options.ifMatch}"`,
           'x-amz-metadata-directive': 'REPLACE',
-          'content-type': options.headers.contentType,
-          'cache-control': options.headers.cacheControl,
-          ...metaHeaders(options.headers.metadata),
-          ...this.encryption.headers,
+          ...this.signedHeaders(options.headers),
           ...(options.ifAbsent ? { 'if-none-match': '*' } : {}),
         });
       } else {
@@ -584,6 +592,11 @@ export class S3Storage implements ReadableStorage {
       },
       { concurrency: SINGLE_DELETES_IN_FLIGHT },
     );
+  }
+
+  /** The object's own headers, as a directly signed write sends them. */
+  private signedHeaders(options: Pick<WriteOptions, 'contentType' | 'cacheControl' | 'metadata'>): Record<string, string> {
+    return { 'content-type': options.contentType, 'cache-control': options.cacheControl, ...metaHeaders(options.metadata), ...this.encryption.headers };
   }
 
   private putInput(key: string, body: PutObjectCommandInput['Body'], options: WriteOptions): PutObjectCommandInput {

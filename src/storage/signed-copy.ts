@@ -1,6 +1,6 @@
-import { textOf } from './signed-list';
-import { encodeKey, S3ResponseError, type BucketRequests } from './signed-put';
+import { encodeKey, type BucketRequests } from './signed-put';
 import { EMPTY_SHA256 } from './sigv4';
+import { failureInAnswer } from './xml-text';
 
 /**
  * CopyObject within the bucket, signed and sent as SignedPut sends its PUTs. A publish whose
@@ -32,19 +32,6 @@ export class SignedCopy {
     );
     const xml = answer!.toString('utf8');
     if (/<CopyObjectResult[\s>]/.test(xml)) return;
-    throw copyFailure(xml);
+    throw failureInAnswer(xml, 'a copy');
   }
 }
-
-/**
- * What a 200 answer without a CopyObjectResult means. S3 sends the status before the copy ends,
- * so a copy that fails after that arrives as an error document in a 200 answer; its code decides
- * whether it is worth another attempt, as the status would have.
- */
-function copyFailure(xml: string): S3ResponseError {
-  const code = textOf(xml, 'Code');
-  if (code === undefined) return new S3ResponseError('InvalidResponse', `the store answered a copy with something else: ${xml.slice(0, 200)}`, 502);
-  return new S3ResponseError(code, textOf(xml, 'Message') ?? code, TRANSIENT_COPY_CODES.has(code) ? 503 : 400);
-}
-
-const TRANSIENT_COPY_CODES = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout']);

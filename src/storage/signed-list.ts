@@ -1,5 +1,6 @@
 import type { BucketRequests } from './signed-put';
 import { canonicalQuery, EMPTY_SHA256 } from './sigv4';
+import { textOf } from './xml-text';
 import type { ObjectInfo } from './storage';
 
 /**
@@ -54,22 +55,4 @@ export function parseListPage(xml: string): { objects: ObjectInfo[]; next?: stri
   const next = textOf(xml, 'NextContinuationToken');
   if (truncated && next === undefined) throw new Error('the store cut a listing short without a token for the rest');
   return { objects, ...(truncated ? { next } : {}) };
-}
-
-/** The unescaped text of the first `<tag>` in `xml`. */
-export function textOf(xml: string, tag: string): string | undefined {
-  const start = xml.indexOf(`<${tag}>`);
-  if (start < 0) return undefined;
-  const end = xml.indexOf(`</${tag}>`, start);
-  if (end < 0) return undefined;
-  return unescapeXml(xml.slice(start + tag.length + 2, end));
-}
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function unescapeXml(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, e: string) =>
-    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : ENTITIES[e],
-  );
 }

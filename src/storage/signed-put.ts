@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { pipeline, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SigV4Signer } from './sigv4';
 
@@ -82,10 +83,16 @@ export class BucketRequests {
   }
 
   /**
-   * Signs `headers` (with `x-amz-content-sha256`; `host` is added) and sends the request, with
-   * retries; resolves the answer's body when `collect` is set, else nothing.
+   * Signs `headers` (with `x-amz-content-sha256`; `host` is added) and sends the request;
+   * resolves the answer's body when `collect` is set, else nothing. A Buffer body is sent again
+   * on a transient failure; a streamed one cannot be, and fails at once.
    */
-  async send(method: string, path: string, headers: Record<string, string>, body?: Buffer, options: { query?: string; collect?: boolean } = {}): Promise<Buffer | undefined> {
+  async send(method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable, options: { query?: string; collect?: boolean } = {}): Promise<Buffer | undefined> {
+    return (await this.exchange(method, path, headers, body, options)).body;
+  }
+
+  /** As send, resolving the answer's headers too (an ETag). */
+  async exchange(method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable, options: { query?: string; collect?: boolean } = {}): Promise<Answer> {
     const { endpoint } = this.target;
     // The region never changes: resolved once. The credentials provider caches and refreshes on its own.
     const credentials = await this.target.credentials();
@@ -99,6 +106,12 @@ export class BucketRequests {
       options.collect,
     );
   }
+}
+
+/** What the store answered: its headers, and its body when it was collected. */
+export interface Answer {
+  headers: http.IncomingHttpHeaders;
+  body?: Buffer;
 }
 
 export class SignedPut {
@@ -154,13 +167,14 @@ export function isTransientPutError(err: unknown): boolean {
   return TRANSIENT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 
-/** Sends `request` with retries; resolves the answer's body when `collect` is set (a GET), else nothing. */
-async function send(transport: typeof http | typeof https, request: WireRequest, body: Buffer | undefined, timeouts: StoreTimeouts, collect = false): Promise<Buffer | undefined> {
+/** Sends `request`, a Buffer body with retries; resolves the answer's body when `collect` is set (a GET), else only its headers. */
+async function send(transport: typeof http | typeof https, request: WireRequest, body: Buffer | Readable | undefined, timeouts: StoreTimeouts, collect = false): Promise<Answer> {
+  const attempts = body instanceof Readable ? 1 : SIGNED_PUT_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     try {
       return await sendOnce(transport, request, body, timeouts, collect);
     } catch (err) {
-      if (attempt >= SIGNED_PUT_ATTEMPTS || !isTransientPutError(err)) {
+      if (attempt >= attempts || !isTransientPutError(err)) {
         // Read by the caller's messages, as the SDK's errors carry theirs in $metadata.
         if (err instanceof Error) Object.assign(err, { attempts: attempt });
         throw err;
@@ -172,7 +186,7 @@ async function send(transport: typeof http | typeof https, request: WireRequest,
   }
 }
 
-function sendOnce(transport: typeof http | typeof https, request: WireRequest, body: Buffer | undefined, timeouts: StoreTimeouts, collect: boolean): Promise<Buffer | undefined> {
+function sendOnce(transport: typeof http | typeof https, request: WireRequest, body: Buffer | Readable | undefined, timeouts: StoreTimeouts, collect: boolean): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // Node's `timeout` option arms the socket's idle timer only once it is connected.
     const req = transport.request({ ...request, timeout: timeouts.requestMs }, (res) => {
@@ -181,13 +195,13 @@ function sendOnce(transport: typeof http | typeof https, request: WireRequest, b
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
         return;
       }
       if (status >= 200 && status < 300) {
         // A PUT's answer has no body worth reading: drained, not collected.
         res.on('error', reject);
-        res.on('end', () => resolve(undefined));
+        res.on('end', () => resolve({ headers: res.headers }));
         res.resume();
         return;
       }
@@ -211,6 +225,8 @@ function sendOnce(transport: typeof http | typeof https, request: WireRequest, b
       req.once('close', clear);
     });
     req.on('error', reject);
-    req.end(body);
+    // A failing body (a source file that changed) destroys the request with its own error.
+    if (body instanceof Readable) pipeline(body, req, () => undefined);
+    else req.end(body);
   });
 }

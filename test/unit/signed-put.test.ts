@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { StorageError } from '../../src/errors';
 import { S3Storage } from '../../src/storage/s3';
 import { encodeKey, SIGNED_PUT_ATTEMPTS } from '../../src/storage/signed-put';
@@ -133,6 +134,80 @@ describe('SignedCopy', () => {
       await expect(copy(store.storage)).resolves.toBe('precondition-failed');
       await expect(copy(store.storage, false)).rejects.toMatchObject({ kind: 'StorageUnavailable', message: expect.stringMatching(/answered a copy with something else/) });
       expect(store.seen[2]['if-none-match']).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SignedUploads: a multipart upload streamed from the body', () => {
+  // Above the 1 MiB under which a body is read into memory and sent in one PUT.
+  const PART = 512 * 1024;
+
+  /** A store answering part `failPart` with 500 (or none), recording every request and each part's size. */
+  async function multipartStore(failPart?: number) {
+    const seen: string[] = [];
+    let completion = '';
+    const server = http.createServer((req, res) => {
+      let bytes = 0;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => ((bytes += c.length), req.url!.includes('uploadId') && req.method === 'POST' && chunks.push(c)));
+      req.on('end', () => {
+        const url = new URL(req.url!, 'http://x');
+        seen.push(`${req.method} ${url.search} ${bytes}`);
+        const part = Number(url.searchParams.get('partNumber'));
+        if (req.method === 'POST' && url.searchParams.has('uploads')) return res.end('<InitiateMultipartUploadResult><UploadId>u-1</UploadId></InitiateMultipartUploadResult>');
+        if (req.method === 'PUT' && part === failPart) return res.writeHead(500).end('<Error><Code>InternalError</Code><Message>boom</Message></Error>');
+        if (req.method === 'PUT') return res.writeHead(200, { etag: `"etag-${part}"` }).end();
+        if (req.method === 'POST') {
+          completion = Buffer.concat(chunks).toString('utf8');
+          return res.end('<CompleteMultipartUploadResult><ETag>"whole-3"</ETag></CompleteMultipartUploadResult>');
+        }
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const storage = S3Storage.open({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      bucket: 'b',
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+      partSize: PART,
+    });
+    return { seen, completion: () => completion, storage, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  // Read in chunks that straddle the part boundaries, as a file read in 1 MiB chunks does.
+  const body = (bytes: Buffer) => ({ size: bytes.length, open: () => Readable.from([bytes.subarray(0, 300_000), bytes.subarray(300_000, 800_000), bytes.subarray(800_000)]) });
+  const bytes = Buffer.alloc(2 * PART + 1000, 7);
+
+  it('sends the parts in order at the part size and completes with their ETags', async () => {
+    const store = await multipartStore();
+    try {
+      await expect(store.storage.put('data/app/big.bin', body(bytes), { contentType: 'application/octet-stream', cacheControl: 'no-cache' })).resolves.toBe(true);
+      expect(store.seen).toEqual([
+        'POST ?uploads= 0',
+        `PUT ?partNumber=1&uploadId=u-1 ${PART}`,
+        `PUT ?partNumber=2&uploadId=u-1 ${PART}`,
+        'PUT ?partNumber=3&uploadId=u-1 1000',
+        expect.stringMatching(/^POST \?uploadId=u-1 \d+$/),
+      ]);
+      expect(store.completion()).toBe(
+        '<CompleteMultipartUpload>' + [1, 2, 3].map((n) => `<Part><PartNumber>${n}</PartNumber><ETag>"etag-${n}"</ETag></Part>`).join('') + '</CompleteMultipartUpload>',
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('aborts the upload when a part fails, and never completes it', async () => {
+    const store = await multipartStore(2);
+    try {
+      const err = await store.storage.put('data/app/big.bin', body(bytes), { contentType: 'application/octet-stream', cacheControl: 'no-cache' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'StorageUnavailable', permanent: false });
+      // Each attempt (the store's own retries of a streamed write) aborts what it began.
+      const attempts = store.seen.filter((r) => r.startsWith('POST ?uploads=')).length;
+      expect(attempts).toBe(SIGNED_PUT_ATTEMPTS);
+      expect(store.seen.filter((r) => r.startsWith('DELETE ?uploadId=u-1'))).toHaveLength(attempts);
+      expect(store.seen.filter((r) => /^POST \?uploadId/.test(r))).toEqual([]);
     } finally {
       await store.close();
     }
