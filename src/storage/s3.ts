@@ -229,7 +229,9 @@ export class S3Storage implements ReadableStorage {
       return written;
     }
     // The SDK does not resend a streamed body; these retries do, each from a fresh stream.
-    return this.retryUnavailable('write', key, () => this.putStream(key, body, options));
+    // SignedUploads sends a file's parts as they are read, so a failed part fails its attempt; the
+    // attempts after one that failed go through lib-storage, which holds each part and resends it.
+    return this.retryUnavailable('write', key, (attempt) => this.putStream(key, body, options, attempt > 1));
   }
 
   /** Same as put with ifAbsent. */
@@ -282,17 +284,17 @@ export class S3Storage implements ReadableStorage {
    * differs from the staged size or sha256 fails before its last bytes go out. The single PUT
    * is then aborted; the multipart upload is aborted and never completed.
    */
-  private putStream(key: string, body: { size: number; open: () => Readable }, options: WriteOptions): Promise<boolean> {
-    if (body.size <= this.partSize) return this.putStreamNow(key, body, options);
+  private putStream(key: string, body: { size: number; open: () => Readable }, options: WriteOptions, viaSdk: boolean): Promise<boolean> {
+    if (body.size <= this.partSize) return this.putStreamNow(key, body, options, viaSdk);
     const { onProgress } = options;
     // Opened only once it has a slot, so a waiting file holds no descriptor and no buffer.
     return MULTIPART_SLOTS.run(
-      (progressed) => this.putStreamNow(key, body, { ...options, onProgress: (n) => (onProgress?.(n), progressed()) }),
+      (progressed) => this.putStreamNow(key, body, { ...options, onProgress: (n) => (onProgress?.(n), progressed()) }, viaSdk),
       onProgress && (() => onProgress(0)),
     );
   }
 
-  private async putStreamNow(key: string, body: { size: number; open: () => Readable }, options: WriteOptions): Promise<boolean> {
+  private async putStreamNow(key: string, body: { size: number; open: () => Readable }, options: WriteOptions, viaSdk: boolean): Promise<boolean> {
     const verifier = new VerifyingStream(key, body.size, options.sha256, options.onProgress);
     const abort = new AbortController();
     let bodyError: unknown;
@@ -304,7 +306,7 @@ export class S3Storage implements ReadableStorage {
     pipeline(body.open(), verifier, () => undefined);
     const conditional = options.ifAbsent ? { IfNoneMatch: '*' } : {};
     try {
-      if (this.signedUploads) {
+      if (this.signedUploads && !viaSdk) {
         const ifAbsent: Record<string, string> = options.ifAbsent ? { 'if-none-match': '*' } : {};
         if (body.size <= this.partSize) await this.signedUploads.put(key, verifier, body.size, { ...this.signedHeaders(options), ...ifAbsent }, options.sha256);
         else this.checkReceived(key, options.etag, await this.signedUploads.multipart(key, verifier, body.size, this.signedHeaders(options), ifAbsent));
@@ -348,10 +350,10 @@ export class S3Storage implements ReadableStorage {
   }
 
   /** Runs `fn` again while it fails with StorageUnavailable, up to the SDK's own attempt count. */
-  private async retryUnavailable<T>(action: string, key: string, fn: () => Promise<T>): Promise<T> {
+  private async retryUnavailable<T>(action: string, key: string, fn: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await fn();
+        return await fn(attempt);
       } catch (raw) {
         // The body's own failure (a mismatch, a vanished source file) says what happened; it is never retried here.
         if (raw instanceof BodyReadError) throw raw.cause;
