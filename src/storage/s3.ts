@@ -169,25 +169,31 @@ export class S3Storage implements ReadableStorage {
   /** The endpoint as messages name it. */
   private readonly endpoint: string;
   private readonly timeouts: StoreTimeouts;
+  // Without the SDK's middleware stack and XML parser: the requests a publish makes by the thousand.
+  private readonly signedPut?: SignedPut;
+  private readonly signedList?: SignedList;
+  private readonly signedCopy?: SignedCopy;
+  /** Streams bodies from disk without lib-storage's part buffers. */
+  private readonly signedUploads?: SignedUploads;
 
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     options: { endpoint?: string; partSize?: number; serverSideEncryption?: ServerSideEncryption; timeouts?: StoreTimeouts } = {},
-    /** Sends small bodies without the SDK's middleware; absent for virtual-hosted AWS S3. */
-    private readonly signedPut?: SignedPut,
-    /** Lists without the SDK's XML parser; absent for virtual-hosted AWS S3. */
-    private readonly signedList?: SignedList,
-    /** Copies without the SDK's middleware; absent for virtual-hosted AWS S3. */
-    private readonly signedCopy?: SignedCopy,
-    /** Streams bodies from disk without the SDK (nor lib-storage's part buffers); absent for virtual-hosted AWS S3. */
-    private readonly signedUploads?: SignedUploads,
+    /** The bucket's requests pushcache signs itself; absent for virtual-hosted AWS S3, which keeps the SDK. */
+    requests?: BucketRequests,
   ) {
     this.description = `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.partSize = options.partSize ?? PART_SIZE;
     this.encryption = encryptionHeaders(options.serverSideEncryption);
     this.endpoint = options.endpoint ?? 'the AWS S3 endpoint of the region';
     this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+    if (requests) {
+      this.signedPut = new SignedPut(requests);
+      this.signedList = new SignedList(requests);
+      this.signedCopy = new SignedCopy(requests);
+      this.signedUploads = new SignedUploads(requests, this.partSize);
+    }
   }
 
   static open(options: S3StorageOptions): S3Storage {
@@ -203,16 +209,7 @@ export class S3Storage implements ReadableStorage {
       region: () => client.config.region(),
       timeouts: options.timeouts,
     };
-    const requests = target && new BucketRequests(target);
-    return new S3Storage(
-      client,
-      options.bucket,
-      options,
-      requests && new SignedPut(requests),
-      requests && new SignedList(requests),
-      requests && new SignedCopy(requests),
-      requests && new SignedUploads(requests, options.partSize ?? PART_SIZE),
-    );
+    return new S3Storage(client, options.bucket, options, target && new BucketRequests(target));
   }
 
   async checkAccess(): Promise<void> {

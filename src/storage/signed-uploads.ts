@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { encodeKey, type Answer, type BucketRequests } from './signed-put';
+import { encodeKey, S3ResponseError, type Answer, type BucketRequests } from './signed-put';
 import { canonicalQuery, EMPTY_SHA256 } from './sigv4';
 import { failureInAnswer, textOf } from './xml-text';
 
@@ -87,7 +87,7 @@ export class SignedUploads {
         })
         .then((answer) => {
           const etag = etagOf(answer);
-          if (etag === undefined) throw failureInAnswer('', `part ${number} of a multipart upload (no ETag)`);
+          if (etag === undefined) throw new S3ResponseError('InvalidResponse', `the store answered part ${number} of a multipart upload without an ETag`, 502);
           etags[number - 1] = etag;
         });
       // Awaited in turn below; until then an early failure must not count as unhandled.
