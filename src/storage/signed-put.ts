@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SigV4Signer } from './sigv4';
 
@@ -225,8 +225,13 @@ function sendOnce(transport: typeof http | typeof https, request: WireRequest, b
       req.once('close', clear);
     });
     req.on('error', reject);
-    // A failing body (a source file that changed) destroys the request with its own error.
-    if (body instanceof Readable) pipeline(body, req, () => undefined);
-    else req.end(body);
+    if (body instanceof Readable) {
+      // A failing body (a source file that changed) destroys the request with its own error. Not
+      // pipeline: it would also destroy the body with the socket's error (EPIPE, ECONNRESET), which
+      // the caller then takes for the body's own failure and does not retry. The caller, which
+      // opened the body, closes it.
+      body.on('error', (err) => req.destroy(err));
+      body.pipe(req);
+    } else req.end(body);
   });
 }

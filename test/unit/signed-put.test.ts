@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { StorageError } from '../../src/errors';
 import { S3Storage } from '../../src/storage/s3';
-import { encodeKey, SIGNED_PUT_ATTEMPTS } from '../../src/storage/signed-put';
+import { BucketRequests, encodeKey, isTransientPutError, SIGNED_PUT_ATTEMPTS } from '../../src/storage/signed-put';
 
 describe('encodeKey', () => {
   it('percent-encodes each segment as S3 signs it, keeping / as the separator', () => {
@@ -217,6 +217,84 @@ describe('SignedUploads: a multipart upload streamed from the body', () => {
       expect(store.seen.filter((r) => r.startsWith('DELETE'))).toHaveLength(1);
       expect(store.seen.filter((r) => /^POST \?uploadId/.test(r))).toHaveLength(1);
       expect(store.completion()).toContain('<PartNumber>3</PartNumber>');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('a streamed PUT whose connection breaks while the body is going out', () => {
+  /** A store that resets the connection on the first `resets` PUTs as soon as their body starts arriving. */
+  async function resettingStore(resets: number) {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (resets > 0) {
+        resets--;
+        req.once('data', () => req.socket.resetAndDestroy());
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.writeHead(200, { etag: '"x"' }).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const storage = S3Storage.open({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      bucket: 'b',
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { seen, url, storage, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  // Above the size pushcache reads into memory, so it is streamed from its source; several chunks, so the break comes mid-body.
+  const bytes = Buffer.alloc(3 * 1024 * 1024, 1);
+  const body = { size: bytes.length, open: () => Readable.from([0, 1, 2].map((i) => bytes.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024))) };
+
+  it('leaves the body alone when the request fails: the socket’s error is not the body’s, which is never retried', async () => {
+    const store = await resettingStore(1);
+    try {
+      const url = new URL(store.url);
+      const requests = new BucketRequests({
+        endpoint: url,
+        bucket: 'b',
+        agent: new http.Agent(),
+        credentials: async () => ({ accessKeyId: 'k', secretAccessKey: 's' }),
+        region: async () => 'us-east-1',
+      });
+      // Slow enough to be still reading when the connection breaks.
+      const source = Readable.from(
+        (async function* () {
+          for (let at = 0; at < bytes.length; at += 64 * 1024) {
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            yield bytes.subarray(at, at + 64 * 1024);
+          }
+        })(),
+      );
+      const err = await requests.exchange('PUT', '/b/data/app/mid.bin', { 'content-length': String(bytes.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, source).catch((e: unknown) => e);
+      expect(isTransientPutError(err)).toBe(true);
+      // Destroying it with the socket's error made a dropped connection look like a changed file: not retried, the batch failed.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(source.errored).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('sends the file again after the connection broke', async () => {
+    const store = await resettingStore(1);
+    try {
+      await expect(store.storage.put('data/app/mid.bin', body, { contentType: 'application/octet-stream', cacheControl: 'no-cache' })).resolves.toBe(true);
+      expect(store.seen).toHaveLength(2);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails retryably, as StorageUnavailable, when the connection breaks on every attempt', async () => {
+    const store = await resettingStore(Infinity);
+    try {
+      const err = await store.storage.put('data/app/mid.bin', body, { contentType: 'application/octet-stream', cacheControl: 'no-cache' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'StorageUnavailable', permanent: false });
     } finally {
       await store.close();
     }
