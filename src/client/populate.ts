@@ -62,7 +62,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
       app: settings.app,
     });
   }
-  const workflowId = publishWorkflowId(settings.app, settings.image, tree.listDigest);
+  const workflowId = publishWorkflowId(deps.bucket, settings.app, settings.image, tree.listDigest);
   const taskQueue = filesTaskQueue(workflowId);
   const attached = await isRunning(deps.client, workflowId);
   const options = {

@@ -3,6 +3,7 @@ import type { AppPruneResult, PruneAllResult, PruneInput } from '../prune/types'
 import type { ReportEvent } from '../telemetry/log';
 import type { PruneWorkflow } from '../workflows/prune';
 import { resultOrFailure, runLink, startOrJoin, type RunDeps } from './runs';
+import { pruneWorkflowIdPrefix } from './workflow-id';
 
 export type PruneDeps = RunDeps;
 
@@ -31,7 +32,7 @@ export function pruneInput(settings: PruneSettings, target: PruneTarget, bucket:
 export async function prune(settings: PruneSettings, target: PruneTarget, deps: PruneDeps): Promise<AppPruneResult | PruneAllResult> {
   const stamp = (deps.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-');
   const kind = settings.dryRun ? 'prune-dry-run' : 'prune';
-  const workflowId = 'app' in target ? `${kind}/${target.app}/${stamp}` : `${kind}-all/${deps.bucket}/${stamp}`;
+  const workflowId = 'app' in target ? `${pruneWorkflowIdPrefix(deps.bucket, target.app, settings.dryRun)}${stamp}` : `${kind}-all/${deps.bucket}/${stamp}`;
   const handle = await startOrJoin<typeof PruneWorkflow>(deps.client, 'PruneWorkflow', {
     workflowId,
     taskQueue: deps.temporal.taskQueue,

@@ -26,13 +26,13 @@ export class RollbackFailedError extends Error {
  * The workflow ID names the app and the target, so running the command again while its
  * rollback is still going attaches to it instead of starting a second one.
  */
-export function rollbackWorkflowId(app: string, to: RollbackTo): string {
-  return `rollback/${app}/${'timestamp' in to ? to.timestamp : to.image}`;
+export function rollbackWorkflowId(bucket: string, app: string, to: RollbackTo): string {
+  return `rollback/${bucket}/${app}/${'timestamp' in to ? to.timestamp : to.image}`;
 }
 
 /** Starts (or rejoins) a RollbackWorkflow, waits for it and reports the result in one line. */
 export async function rollback(settings: RollbackSettings, deps: RollbackDeps): Promise<RollbackResult> {
-  const workflowId = rollbackWorkflowId(settings.app, settings.to);
+  const workflowId = rollbackWorkflowId(deps.bucket, settings.app, settings.to);
   const input: RollbackInput = { app: settings.app, bucket: deps.bucket, to: settings.to, maxAttempts: settings.maxAttempts };
   const options = {
     workflowId,

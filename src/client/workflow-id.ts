@@ -1,10 +1,18 @@
 /**
- * A publish's workflow ID is derived from what it publishes, so a Job that is killed and run
- * again attaches to the run already in progress instead of starting over.
+ * A publish's workflow ID is derived from what it publishes and where, so a Job that is killed
+ * and run again attaches to the run already in progress instead of starting over. The bucket is
+ * part of it: two Jobs publishing one image to two buckets through one namespace (a staging and
+ * a production bucket) would otherwise join one run, and the second bucket would get nothing.
  */
-export function publishWorkflowId(app: string, image: string, listDigest: string): string {
-  return image ? `publish/${app}/${image}` : `publish/${app}/tree-${listDigest.slice(0, 16)}`;
+export function publishWorkflowId(bucket: string, app: string, image: string, listDigest: string): string {
+  return `${publishWorkflowIdPrefix(bucket, app)}${image || `tree-${listDigest.slice(0, 16)}`}`;
 }
+
+/** What the ID of every publish of `app` to `bucket` starts with (and only those: neither names may hold a `/`). */
+export const publishWorkflowIdPrefix = (bucket: string, app: string): string => `publish/${bucket}/${app}/`;
+
+/** What the ID of every prune of `app` in `bucket` started by `pushcache prune --prefix` starts with. */
+export const pruneWorkflowIdPrefix = (bucket: string, app: string, dryRun = false): string => `${dryRun ? 'prune-dry-run' : 'prune'}/${bucket}/${app}/`;
 
 /** Link to a run in the Temporal Web UI. */
 export function runUrl(uiUrl: string, namespace: string, workflowId: string, runId: string): string {

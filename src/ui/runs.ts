@@ -1,11 +1,12 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { publishWorkflowIdPrefix, pruneWorkflowIdPrefix } from '../client/workflow-id';
 
 /**
  * What Temporal's visibility says about an app's runs: the last publish and prune, and which run
- * wrote each build. Workflow IDs carry the app (`publish/<app>/...`, `prune/<app>/...`,
- * `<publish>/prune`, `prune-all/<bucket>.../<app>`), so prefix queries find them without the
- * PushcacheApp search attribute, which a namespace may lack. Publish and rollback IDs do not name
- * the bucket: two buckets in one namespace with an app of the same name share these answers.
+ * wrote each build. Workflow IDs carry the bucket and the app (`publish/<bucket>/<app>/...`,
+ * `prune/<bucket>/<app>/...`, `<publish>/prune`, `prune-all/<bucket>.../<app>`), so prefix
+ * queries find them without the PushcacheApp search attribute, which a namespace may lack, and
+ * never answer with the runs of an app of the same name in another bucket.
  */
 
 /** One run, as the page shows and links it. */
@@ -59,9 +60,12 @@ const newer = (a: RunSummary | undefined, b: RunSummary | undefined) => (!a ? b 
 
 export async function appRuns(client: Client, bucket: string, app: string): Promise<AppRuns> {
   const [lastPublish, ownPrune, scheduledPrune] = await Promise.all([
-    firstRun(client, `WorkflowType = 'PublishWorkflow' AND WorkflowId STARTS_WITH ${quote(`publish/${app}/`)}`),
-    // `prune/<app>/...` from the CLI, `publish/<app>/.../prune` after a publish; dry runs are not prunes.
-    firstRun(client, `WorkflowType = 'PruneWorkflow' AND (WorkflowId STARTS_WITH ${quote(`prune/${app}/`)} OR WorkflowId STARTS_WITH ${quote(`publish/${app}/`)})`),
+    firstRun(client, `WorkflowType = 'PublishWorkflow' AND WorkflowId STARTS_WITH ${quote(publishWorkflowIdPrefix(bucket, app))}`),
+    // `prune/<bucket>/<app>/...` from the CLI, `publish/<bucket>/<app>/.../prune` after a publish; dry runs are not prunes.
+    firstRun(
+      client,
+      `WorkflowType = 'PruneWorkflow' AND (WorkflowId STARTS_WITH ${quote(pruneWorkflowIdPrefix(bucket, app))} OR WorkflowId STARTS_WITH ${quote(publishWorkflowIdPrefix(bucket, app))})`,
+    ),
     // The children of `prune --all` and of the Schedule: `prune-all/<bucket>[-<time>|/<stamp>]/<app>`.
     firstRun(
       client,

@@ -5,18 +5,19 @@ import { PUBLISH_DEFAULTS } from '../../src/config';
 import { appLockWorkflowId, lockStateQuery } from '../../src/workflows/app-lock-api';
 import type { PublishInput } from '../../src/workflows/types';
 import type { Harness } from './servers';
+import { publishWorkflowId } from '../../src/client/workflow-id';
 
 /**
- * Starts a publish of `app` whose Job never comes (nobody serves its files task queue), and
- * returns once it holds the app lock shared while it waits for its files. The caller
- * terminates it; until then it holds the lock.
+ * Starts a publish of `app` (as `image`, by default one of its own) whose Job never comes (nobody
+ * serves its files task queue), and returns once it holds the app lock shared while it waits for
+ * its files. The caller terminates it; until then it holds the lock.
  */
-export async function startHeldPublish(harness: Harness, bucket: string, app: string): Promise<WorkflowHandle> {
-  const workflowId = `publish/${app}/held-${randomUUID()}`;
+export async function startHeldPublish(harness: Harness, bucket: string, app: string, image = `held-${randomUUID()}`): Promise<WorkflowHandle> {
+  const workflowId = publishWorkflowId(bucket, app, image, '');
   const input: PublishInput = {
     app,
     bucket,
-    image: 'held',
+    image,
     sourceDir: '/nowhere',
     filesTaskQueue: `nobody-${randomUUID()}`,
     cacheMaxAge: 86400,

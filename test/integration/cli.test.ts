@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { freePort } from '../../src/dev/process';
 import { CLI, runCli } from '../helpers/cli';
 import { listKeys, newBucket, openTestStorage, startHarness, testServers, type Harness } from '../helpers/servers';
@@ -118,6 +120,11 @@ describe('pushcache populate (the Job)', () => {
     });
     expect(r.code).toBe(1);
     expect(lastLine(r.stderr)).toMatch(/^pushcache: error: cannot reach Temporal at 127\.0\.0\.1:\d+/);
+  });
+
+  it('prints the version in package.json with --version', async () => {
+    const r = await runCli(['--version'], {});
+    expect(r).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version}\n` });
   });
 
   it('prints usage for an unknown flag', async () => {

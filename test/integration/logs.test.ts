@@ -65,7 +65,7 @@ describe('--log-format json', () => {
     // The command-line credentials warning is the only line on stderr.
     expect(job.stderr).toEqual([expect.objectContaining({ level: 'warn', event: 'credentials-on-command-line' })]);
     const started = job.stdout.find((l) => l.event === 'publish-started')!;
-    expect(started).toMatchObject({ level: 'info', app: 'logs', files: 22, workflowId: 'publish/logs/img:1', runId: expect.any(String) });
+    expect(started).toMatchObject({ level: 'info', app: 'logs', files: 22, workflowId: `publish/${bucket}/logs/img:1`, runId: expect.any(String) });
     expect(job.stdout.find((l) => l.event === 'run-link')).toMatchObject({ url: expect.stringMatching(/^http:\/\/ui\/namespaces\/default\/workflows\//) });
     // Last, as the pretty line is: an operator often sees only the last line of a Job.
     expect(job.stdout.at(-1)).toMatchObject({
@@ -96,7 +96,7 @@ describe('--log-format json', () => {
     expectNoCredentials(pruned);
     const prune = parseLines(pruned);
     expect(prune.stderr.map((l) => l.event)).toEqual([]);
-    expect(prune.stdout.find((l) => l.event === 'prune-started')).toMatchObject({ app: 'logs', workflowId: expect.stringMatching(/^prune\/logs\//), dryRun: false });
+    expect(prune.stdout.find((l) => l.event === 'prune-started')).toMatchObject({ app: 'logs', workflowId: expect.stringMatching(new RegExp(`^prune/${bucket}/logs/`)), dryRun: false });
     expect(prune.stdout.find((l) => l.event === 'pruned')).toMatchObject({
       level: 'info',
       app: 'logs',

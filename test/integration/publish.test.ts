@@ -15,7 +15,9 @@ import { createFilesWorker } from '../../src/worker/files-worker';
 import type { PublishInput } from '../../src/workflows/types';
 import { RecordingStorage } from '../helpers/recording-storage';
 import { listKeys, newBucket, openTestStorage, startHarness, type Harness, populateDeps } from '../helpers/servers';
+import { startHeldPublish } from '../helpers/held-publish';
 import { historyText, payloadSizes } from '../helpers/history';
+import { expectLiveBuild } from '../helpers/live-build';
 import { copyExample, generatedTree, readLocal, readObject, sha256 } from '../helpers/trees';
 
 jest.setTimeout(120_000);
@@ -186,6 +188,22 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     expect(await listKeys(storage, 'manifests/same/')).toEqual(['manifests/same/1700000000', 'manifests/same/1700000001']);
     const bodyB = parseManifest(b.manifestKey, (await storage.get(b.manifestKey))!.toString());
     expect(bodyB).toMatchObject({ image: 'run-b', timestamp: 1700000001, publishId: 'run-b' });
+  });
+
+  it('publishes an image to a second bucket while its publish to a first one is in flight, as a run of its own', async () => {
+    const [first, second] = [await newBucket('first'), await newBucket('second')];
+    const image = 'quay.io/org/example:same';
+    // The same app and image, in flight for the first bucket: a Job for the second must not join it.
+    const held = await startHeldPublish(harness, first, 'example', image);
+    try {
+      const source = copyExample();
+      const outcome = await publish({ source, app: 'example', image, bucket: second });
+      expect(outcome).toMatchObject({ resumed: false, workflowId: `publish/${second}/example/${image}` });
+      await expectLiveBuild(second, 'example', source, image);
+      expect(await listKeys(openTestStorage(first), '')).toEqual([]);
+    } finally {
+      await held.terminate('test over');
+    }
   });
 });
 

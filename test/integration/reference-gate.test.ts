@@ -7,6 +7,7 @@ import type { ReportEvent } from '../../src/telemetry/log';
 import { appLockWorkflowId, lockStateQuery } from '../../src/workflows/app-lock-api';
 import { expectLiveBuild, liveTree } from '../helpers/live-build';
 import { listKeys, newBucket, openTestStorage, populateDeps, startHarness, type Harness } from '../helpers/servers';
+import { publishWorkflowId } from '../../src/client/workflow-id';
 
 jest.setTimeout(240_000);
 
@@ -35,7 +36,7 @@ describe('the reference gate', () => {
       /references 1 file that is neither in the build nor under data\/app\/: js\/main\.new\.js/,
     );
     // Fails fast: the gate ran once, its failure marked non-retryable.
-    const history = await harness.client.workflow.getHandle(`publish/app/img:new-${bucket}`).fetchHistory();
+    const history = await harness.client.workflow.getHandle(publishWorkflowId(bucket, 'app', `img:new-${bucket}`, '')).fetchHistory();
     const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkReferences');
     expect(scheduled).toHaveLength(1);
     const failed = history.events!.flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : []));
@@ -52,7 +53,7 @@ describe('the reference gate', () => {
     const lock = harness.client.workflow.getHandle(appLockWorkflowId(bucket, 'app'));
     const refusedRun = async () => {
       const state = await lock.query(lockStateQuery);
-      return [...state.holders, ...state.waiting].filter((r) => r.owner.workflowId === `publish/app/img:new-${bucket}`);
+      return [...state.holders, ...state.waiting].filter((r) => r.owner.workflowId === publishWorkflowId(bucket, 'app', `img:new-${bucket}`, ''));
     };
     for (let tries = 0; (await refusedRun()).length > 0 && tries < 50; tries++) await new Promise((r) => setTimeout(r, 100));
     expect(await refusedRun()).toEqual([]);

@@ -4,7 +4,7 @@ import { PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { resolvePruneSettings, resolvePublishSettings } from '../../src/config';
 import { populate } from '../../src/client/populate';
 import { prune } from '../../src/client/prune';
-import { rollback } from '../../src/client/rollback';
+import { rollback, rollbackWorkflowId } from '../../src/client/rollback';
 import { status, type AppStatus } from '../../src/client/status';
 import { buildCopyPrefix, dataKey, manifestPrefix } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
@@ -212,7 +212,7 @@ describe('a rollback whose worker is killed mid-restore', () => {
     const taskQueue = `test-${randomUUID()}`;
     const { child, seen } = spawnSlowWorker({ ...jobEnv(taskQueue, bucket), COPY_DELAY_MS: '60000' });
     await seen((l) => l === 'ready');
-    const workflowId = `rollback/app/${b1.timestamp}`;
+    const workflowId = rollbackWorkflowId(bucket, 'app', { timestamp: b1.timestamp });
     const handle = await harness.client.workflow.start<typeof RollbackWorkflow>('RollbackWorkflow', {
       workflowId,
       taskQueue,

@@ -3,7 +3,7 @@ import { resolvePruneSettings } from '../../src/config';
 import { buildCopyPrefix, dataKey, manifestKey, manifestPrefix } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
 import { prune } from '../../src/client/prune';
-import { rollback, RollbackFailedError, type RollbackSettings } from '../../src/client/rollback';
+import { rollback, RollbackFailedError, rollbackWorkflowId, type RollbackSettings } from '../../src/client/rollback';
 import type { AppPruneResult } from '../../src/prune/types';
 import type { RollbackResult } from '../../src/workflows/types';
 import { publishBuilds, type PublishedBuild } from '../helpers/builds';
@@ -106,7 +106,7 @@ describe('a build a later build overwrote', () => {
         '1 rewritten with other content by a later build (js/shared.js). Publish that build again instead',
     );
     // Failed at once: a refusal is not retried.
-    const history = await harness.client.workflow.getHandle(`rollback/app/${builds[0].timestamp}`).fetchHistory();
+    const history = await harness.client.workflow.getHandle(rollbackWorkflowId(bucket, 'app', { timestamp: builds[0].timestamp })).fetchHistory();
     expect(history.events!.filter((e) => e.activityTaskStartedEventAttributes?.attempt && e.activityTaskStartedEventAttributes.attempt > 1)).toEqual([]);
     expect(await listKeys(openTestStorage(bucket), '')).toEqual(before);
     await expectLive(bucket, builds[1]);

@@ -44,7 +44,7 @@ describe('two worker replicas', () => {
     const jobs: Array<Promise<CliResult>> = APPS.map((app) =>
       runCli(['populate', '-s', sources.get(app)!, '-r', app, '-i', `img-${app}`, '--batch-files', '4', '--batch-parallelism', '1'], jobEnv(taskQueue, bucket)),
     );
-    const handles = () => APPS.map((app) => client.workflow.getHandle(publishWorkflowId(app, `img-${app}`, '')));
+    const handles = () => APPS.map((app) => client.workflow.getHandle(publishWorkflowId(bucket, app, `img-${app}`, '')));
     const doomedIdentity = `${doomed.child.pid}@`;
     for (;;) {
       const tasksByDoomed = await Promise.all(handles().map((h) => workflowTasksBy(h, doomedIdentity).catch(() => 0)));

@@ -7,6 +7,7 @@ import type { PublishInput, PublishResult } from '../../src/workflows/types';
 import { runCli, startCli, type CliResult } from '../helpers/cli';
 import { jobEnv, listKeys, newBucket, openTestStorage, quietRuntime, testServers } from '../helpers/servers';
 import { copyExample } from '../helpers/trees';
+import { publishWorkflowId } from '../../src/client/workflow-id';
 
 jest.setTimeout(180_000);
 
@@ -115,7 +116,7 @@ describe('pushcache worker: health and metrics', () => {
     expectSuccess(await publish(first, 'img:1'));
     expectSuccess(await publish(second, 'img:2'));
     const [, secondResult] = (await Promise.all(
-      ['img:1', 'img:2'].map((image) => client.workflow.getHandle(`publish/${APP}/${image}`).result()),
+      ['img:1', 'img:2'].map((image) => client.workflow.getHandle(publishWorkflowId(bucket, APP, image, '')).result()),
     )) as PublishResult[];
     expect(secondResult.skipped).toBeGreaterThan(0); // build 2's files were already there
     expect(secondResult.copied).toBe(1);
@@ -128,7 +129,7 @@ describe('pushcache worker: health and metrics', () => {
     // A publish whose Job never turns up fails on the shared worker's side alone.
     const abandoned = client.workflow.start('PublishWorkflow', {
       taskQueue,
-      workflowId: `publish/${ABANDONED_APP}/never`,
+      workflowId: publishWorkflowId(bucket, ABANDONED_APP, 'never', ''),
       args: [abandonedPublish()],
     });
     await expect((await abandoned).result()).rejects.toBeInstanceOf(WorkflowFailedError);
