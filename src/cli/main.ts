@@ -24,10 +24,12 @@ import { exitWithError } from './run';
 import { scheduleCommand } from './schedule-command';
 import { statusCommand } from './status-command';
 import { hoistGlobalFlags, valpopEnvAliases } from './valpop-compat';
+import { packageVersion } from './version';
 import { workerCommand } from './worker-command';
 
 const program = new Command('pushcache')
   .description('Publish frontend builds to an S3-compatible asset cache through durable Temporal workflows')
+  .version(packageVersion(), '-V, --version', 'print the version of pushcache')
   .showHelpAfterError()
   .addCommand(populateCommand())
   .addCommand(pruneCommand())
