@@ -19,7 +19,7 @@ import type { Storage } from '../storage/storage';
  */
 export async function planBatchCopies(storage: Storage, app: string, files: readonly FileRecord[], onProgress: () => void): Promise<Map<string, CopyDecision>> {
   if (!storage.copyFrom || files.length === 0) return new Map();
-  const { index } = await readContentIndex(storage, app, onProgress);
+  const { index } = await readContentIndex(storage, app, onProgress, new Set(files.map((f) => f.sha256)));
   return planCopies(app, files, index);
 }
 

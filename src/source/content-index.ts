@@ -28,20 +28,25 @@ export interface IndexedBuild {
  * sha256 → one object holding those bytes. Only paths a manifest records with sha256, size and
  * ETag count (valpop's manifests record none, so its builds are never a source). The first
  * build given wins, so the caller decides the preference (the publishing app first: a file
- * renamed between two of its builds is copied from its own old key).
+ * renamed between two of its builds is copied from its own old key). With `wanted`, only those
+ * sha256s are kept: the index is then no bigger than the build asking, whatever the bucket holds.
  */
-export function buildContentIndex(builds: readonly IndexedBuild[]): Map<string, ContentSource> {
+export function buildContentIndex(builds: readonly IndexedBuild[], wanted?: ReadonlySet<string>): Map<string, ContentSource> {
   const index = new Map<string, ContentSource>();
-  for (const { app, manifest } of builds) {
-    for (const path of manifest.files) {
-      const sha256 = manifest.sha256?.[path];
-      const size = manifest.sizes?.[path];
-      const etag = manifest.etags?.[path];
-      if (sha256 === undefined || size === undefined || etag === undefined || index.has(sha256)) continue;
-      index.set(sha256, { key: dataKey(app, path), size, etag });
-    }
-  }
+  for (const build of builds) addToContentIndex(index, build, wanted);
   return index;
+}
+
+/** Adds the sources of one more build to `index`, after those already in it; see buildContentIndex. */
+export function addToContentIndex(index: Map<string, ContentSource>, { app, manifest }: IndexedBuild, wanted?: ReadonlySet<string>): void {
+  for (const path of manifest.files) {
+    const sha256 = manifest.sha256?.[path];
+    const size = manifest.sizes?.[path];
+    const etag = manifest.etags?.[path];
+    if (sha256 === undefined || size === undefined || etag === undefined || index.has(sha256)) continue;
+    if (wanted && !wanted.has(sha256)) continue;
+    index.set(sha256, { key: dataKey(app, path), size, etag });
+  }
 }
 
 /** A file the upload batches copy server-side instead of sending: from `from`, whose ETag must be `etag`. */

@@ -104,6 +104,22 @@ describe('the content index', () => {
     const other = await readContentIndex(storage, 'zed');
     expect(other.index.get(sha256(Buffer.from(VENDOR)))?.key).toBe('data/zed/new.js');
   });
+
+  it('keeps the order of preference across more apps than it reads at once, and only the sha256s asked for', async () => {
+    const storage = new MemoryStorage();
+    const apps = Array.from({ length: 40 }, (_, i) => `app-${String(i).padStart(2, '0')}`);
+    for (const app of apps) await publishByHand(storage, app, T, { 'vendor.js': VENDOR, [`${app}.js`]: `only in ${app}` });
+    const vendor = sha256(Buffer.from(VENDOR));
+    // The publishing app is read in the first window, wherever its name sorts.
+    expect((await readContentIndex(storage, 'app-37')).index.get(vendor)?.key).toBe('data/app-37/vendor.js');
+    const wanted = new Set([vendor, sha256(Buffer.from('only in app-33'))]);
+    const read = await readContentIndex(storage, 'new-app', undefined, wanted);
+    expect(read.apps).toBe(40);
+    expect([...read.index.entries()]).toEqual([
+      [vendor, { key: 'data/app-00/vendor.js', size: VENDOR.length, etag: expect.any(String) }],
+      [sha256(Buffer.from('only in app-33')), { key: 'data/app-33/app-33.js', size: 'only in app-33'.length, etag: expect.any(String) }],
+    ]);
+  });
 });
 
 describe('staging decides copies, the batches make them', () => {
