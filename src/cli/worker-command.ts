@@ -42,6 +42,11 @@ function withStatusPageOptions(cmd: Command): Command {
     .addOption(new Option('--ui-port <port>', 'serve the read-only status page on this port (default: off; 0 = any free port)').env('PUSHCACHE_UI_PORT'))
     .addOption(new Option('--ui-host <address>', `address the status page binds (default ${d.host})`).env('PUSHCACHE_UI_HOST'))
     .addOption(new Option('--ui-token-file <path>', 'file holding the bearer token the status page requires (or PUSHCACHE_UI_TOKEN)'))
+    .addOption(
+      new Option('--ui-allowed-hosts <names>', 'host names (comma-separated) a page open on loopback answers to besides 127.0.0.1 and localhost: a proxy in front that keeps the Host header').env(
+        'PUSHCACHE_UI_ALLOWED_HOSTS',
+      ),
+    )
     .addOption(new Option('--ui-cache-seconds <n>', `how long the status page reuses a listing of the bucket (default ${d.cacheSeconds})`).env('PUSHCACHE_UI_CACHE_SECONDS'));
 }
 
@@ -70,6 +75,7 @@ async function runWorker(options: RawOptions): Promise<void> {
         ui = await startStatusServer({
           listen: statusPage.listen,
           token: statusPage.token,
+          allowedHosts: statusPage.allowedHosts,
           cacheMs: statusPage.cacheMs,
           render: { temporalUiUrl: temporal.uiUrl, namespace: temporal.namespace },
           source: bucketSource({ storage: openStorage(storage), client, bucket: storage.bucket, rule }),

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatAddress, type ListenAddress } from '../config';
 import { oneLine } from '../errors';
-import { bearerMatches } from './auth';
+import { bearerMatches, hostAllowed, isLoopbackHost } from './auth';
 import { TtlCache } from './cache';
 import { appData, listApps, overviewData, type AppData, type OverviewData, type StatusDataDeps } from './data';
 import { renderAppPage, renderMessage, renderOverview, type RenderContext } from './render';
@@ -32,6 +32,11 @@ export interface StatusServerOptions {
   render: RenderContext;
   /** When set, every request needs `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * Host names the page answers to besides loopback names (see hostAllowed). Only a page open
+   * on a loopback address without a token checks Host; startStatusServer decides.
+   */
+  allowedHosts?: readonly string[];
   cacheMs: number;
   /** Told about requests that failed on the server's side (the bucket or Temporal). */
   onError?: (message: string, path: string) => void;
@@ -66,6 +71,13 @@ export function statusHandler(options: Omit<StatusServerOptions, 'listen'>): htt
     const fail = (status: number, title: string, message: string, extra: Record<string, string> = {}) =>
       json ? send(status, `${JSON.stringify({ error: message })}\n`, 'application/json', extra) : send(status, renderMessage(title, message), 'text/html', extra);
 
+    if (options.allowedHosts && !hostAllowed(req.headers.host, options.allowedHosts)) {
+      return fail(
+        403,
+        'Forbidden',
+        'this status page answers only to a loopback address (http://127.0.0.1:<port>/ or http://localhost:<port>/); name a proxy in front with --ui-allowed-hosts, or require a token (--ui-token-file)',
+      );
+    }
     // Before routing, so that without the token not even an app's existence is told.
     if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
       return fail(401, 'Unauthorized', 'this status page needs a bearer token (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer realm="pushcache"' });
@@ -92,7 +104,8 @@ export function statusHandler(options: Omit<StatusServerOptions, 'listen'>): htt
 
 /** The read-only status page of the worker (issue 19), on its own port, like the health probes. */
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
-  const server = http.createServer(statusHandler(options));
+  const checksHost = options.token === undefined && isLoopbackHost(options.listen.host);
+  const server = http.createServer(statusHandler({ ...options, allowedHosts: checksHost ? (options.allowedHosts ?? []) : undefined }));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) =>

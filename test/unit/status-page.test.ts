@@ -12,7 +12,8 @@ import { auditSummary, type AppData, type OverviewData } from '../../src/ui/data
 import { esc, html, safeHref } from '../../src/ui/html';
 import { renderAppPage, renderMessage, renderOverview } from '../../src/ui/render';
 import { route } from '../../src/ui/router';
-import { statusHandler, type StatusSource } from '../../src/ui/server';
+import { isLoopbackHost } from '../../src/ui/auth';
+import { startStatusServer, statusHandler, type StatusSource } from '../../src/ui/server';
 import { resolveStatusPageSettings } from '../../src/ui/settings';
 
 const EVIL = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
@@ -171,7 +172,9 @@ describe('status page auth', () => {
 
   it('reads the token from a file or the environment, refuses a short one, and is off without --ui-port', () => {
     expect(resolveStatusPageSettings({}, { PUSHCACHE_UI_TOKEN: token })).toBeUndefined();
-    expect(resolveStatusPageSettings({ uiPort: '8234' }, {})).toEqual({ listen: { host: '127.0.0.1', port: 8234 }, cacheMs: 5000 });
+    expect(resolveStatusPageSettings({ uiPort: '8234' }, {})).toEqual({ listen: { host: '127.0.0.1', port: 8234 }, allowedHosts: [], cacheMs: 5000 });
+    expect(resolveStatusPageSettings({ uiPort: '8234', uiAllowedHosts: ' Status.Example.com, ops.example.com ,' }, {})).toMatchObject({ allowedHosts: ['status.example.com', 'ops.example.com'] });
+    expect(() => resolveStatusPageSettings({ uiPort: '8234', uiAllowedHosts: 'status.example.com:443' }, {})).toThrow(/--ui-allowed-hosts takes host names/);
     expect(resolveStatusPageSettings({ uiPort: '0', uiCacheSeconds: '2' }, { PUSHCACHE_UI_TOKEN: token })).toMatchObject({ token, cacheMs: 2000 });
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ui-token-')), 'token');
     writeFileSync(file, `${token}-from-file\n`);
@@ -179,6 +182,43 @@ describe('status page auth', () => {
     expect(() => resolveStatusPageSettings({ uiPort: '1' }, { PUSHCACHE_UI_TOKEN: 'short' })).toThrow(ConfigError);
     expect(() => resolveStatusPageSettings({ uiPort: '70000' }, {})).toThrow(/--ui-port must be <= 65535/);
     expect(() => resolveStatusPageSettings({ uiPort: '1', uiTokenFile: '/nonexistent/token' }, {})).toThrow(/--ui-token-file: cannot read/);
+  });
+});
+
+describe('status page open on loopback without a token', () => {
+  it('answers only to loopback names in Host, so a rebound domain cannot read it from a browser here', async () => {
+    const handler = statusHandler({ source: { apps: async () => ['app'], overview: async () => overview, app: async () => appPage }, render: CTX, cacheMs: 60_000, allowedHosts: ['status.example.com'] });
+    const s = http.createServer(handler);
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const port = (s.address() as AddressInfo).port;
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => http.get({ host: '127.0.0.1', port, path: '/api/v1/apps', headers: { host } }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject));
+    try {
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'LOCALHOST', `status.localhost:${port}`, `[::1]:${port}`, '127.1.2.3', 'status.example.com', 'Status.Example.com:443']) expect([host, await status(host)]).toEqual([host, 200]);
+      for (const host of [`evil.example:${port}`, 'evil.example', '127.0.0.1.evil.example', 'localhost.evil.example', `10.0.0.5:${port}`, 'example.com', 'x.status.example.com']) expect([host, await status(host)]).toEqual([host, 403]);
+    } finally {
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+  });
+
+  it('is what the server does on a loopback address without a token, and only then', async () => {
+    expect(['127.0.0.1', 'localhost', '::1', '[::1]', '127.0.0.2'].map(isLoopbackHost)).toEqual([true, true, true, true, true]);
+    expect(['0.0.0.0', '10.1.2.3', '::', 'pushcache.example'].map(isLoopbackHost)).toEqual([false, false, false, false]);
+    const source: StatusSource = { apps: async () => ['app'], overview: async () => overview, app: async () => appPage };
+    const token = 'the-token-is-long-enough';
+    for (const [options, expected] of [[{}, 403], [{ allowedHosts: ['evil.example'] }, 200], [{ token }, 200]] as const) {
+      const server = await startStatusServer({ listen: { host: '127.0.0.1', port: 0 }, source, render: CTX, cacheMs: 0, ...options });
+      try {
+        const status = await new Promise<number>((resolve, reject) =>
+          http
+            .get({ host: '127.0.0.1', port: server.address.port, path: '/api/v1/apps', headers: { host: 'evil.example', authorization: `Bearer ${token}` } }, (res) => (res.resume(), resolve(res.statusCode!)))
+            .on('error', reject),
+        );
+        expect([options, status]).toEqual([options, expected]);
+      } finally {
+        await server.close();
+      }
+    }
   });
 });
 
