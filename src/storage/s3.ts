@@ -485,7 +485,9 @@ export class S3Storage implements ReadableStorage {
   async get(key: string): Promise<Buffer | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return Buffer.from(await out.Body!.transformToByteArray());
+      const bytes = await out.Body!.transformToByteArray();
+      // The SDK collected the body into memory of its own: wrapped, not copied (a manifest can be megabytes).
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (err) {
       if (nameOf(err) === 'NoSuchKey') return undefined;
       throw this.translate(err, 'read', key);
