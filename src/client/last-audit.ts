@@ -19,26 +19,69 @@ export interface LastAudit {
   reason?: string;
 }
 
+/** A completed audit run, as visibility lists it. */
+interface AuditRun {
+  workflowId: string;
+  runId: string;
+  closeTime?: Date;
+}
+
 /**
- * Finds the newest completed AuditWorkflow of the app, or of its whole bucket (a scheduled one),
- * through Temporal's visibility, and reads the app's part of its result. Undefined when no audit
- * covered the app yet (or visibility cannot be asked).
+ * The outcome of the latest audit that covered each app: the newest completed AuditWorkflow of
+ * the app, or of its whole bucket (`audit --all`, the Schedule), found through Temporal's
+ * visibility. One per `status --all` or status page read: the bucket's audits are looked up, and
+ * the newest one's result (every app's findings) fetched, once for all its apps rather than once
+ * per app; each app adds one query for its own audits.
  */
-export async function lastAudit(client: Client, bucket: string, app: string): Promise<LastAudit | undefined> {
-  const query = `WorkflowType = 'AuditWorkflow' AND ExecutionStatus = 'Completed' AND (WorkflowId STARTS_WITH '${auditWorkflowIdPrefix({ app }, bucket)}' OR WorkflowId STARTS_WITH '${auditWorkflowIdPrefix({ all: true }, bucket)}')`;
-  let newest: { workflowId: string; runId: string; closeTime?: Date } | undefined;
-  try {
-    for await (const w of client.workflow.list({ query })) {
-      if (!newest || (w.closeTime && newest.closeTime && w.closeTime > newest.closeTime)) newest = { workflowId: w.workflowId, runId: w.runId, closeTime: w.closeTime };
-    }
-  } catch {
-    return undefined;
+export class LastAudits {
+  private bucketWide?: Promise<{ run: AuditRun; result: Promise<AuditResult> } | undefined>;
+
+  constructor(
+    private readonly client: Client,
+    private readonly bucket: string,
+  ) {}
+
+  /** Undefined when no audit covered the app yet (or visibility cannot be asked). */
+  async of(app: string): Promise<LastAudit | undefined> {
+    this.bucketWide ??= this.newest(auditWorkflowIdPrefix({ all: true }, this.bucket)).then((run) => {
+      if (!run) return undefined;
+      const result = this.resultOf(run);
+      // Each app's read reports a failure; until one asks, it must not count as unhandled.
+      result.catch(() => undefined);
+      return { run, result };
+    });
+    const [own, wide] = await Promise.all([this.newest(auditWorkflowIdPrefix({ app }, this.bucket)), this.bucketWide]);
+    if (own && (!wide || newer(own, wide.run))) return this.read(app, own, this.resultOf(own));
+    return wide && this.read(app, wide.run, wide.result);
   }
-  if (!newest) return undefined;
-  const base = { workflowId: newest.workflowId, runId: newest.runId, at: newest.closeTime?.toISOString() ?? '' };
-  try {
-    const r = (await client.workflow.getHandle(newest.workflowId, newest.runId).result()) as AuditResult;
-    if (r.bucket !== bucket) return undefined;
+
+  private async newest(prefix: string): Promise<AuditRun | undefined> {
+    const query = `WorkflowType = 'AuditWorkflow' AND ExecutionStatus = 'Completed' AND WorkflowId STARTS_WITH '${prefix}'`;
+    let newest: AuditRun | undefined;
+    try {
+      for await (const w of this.client.workflow.list({ query })) {
+        const run = { workflowId: w.workflowId, runId: w.runId, closeTime: w.closeTime };
+        if (!newest || newer(run, newest)) newest = run;
+      }
+    } catch {
+      return undefined;
+    }
+    return newest;
+  }
+
+  private resultOf(run: AuditRun): Promise<AuditResult> {
+    return this.client.workflow.getHandle(run.workflowId, run.runId).result() as Promise<AuditResult>;
+  }
+
+  private async read(app: string, run: AuditRun, result: Promise<AuditResult>): Promise<LastAudit | undefined> {
+    const base = { workflowId: run.workflowId, runId: run.runId, at: run.closeTime?.toISOString() ?? '' };
+    let r: AuditResult;
+    try {
+      r = await result;
+    } catch (err) {
+      return { ...base, status: 'unknown', reason: oneLine(err) };
+    }
+    if (r.bucket !== this.bucket) return undefined;
     const failed = r.failed.find((f) => f.app === app);
     if (failed) return { ...base, status: 'failed', reason: failed.reason };
     const p = r.problems.find((x) => x.app === app);
@@ -52,9 +95,14 @@ export async function lastAudit(client: Client, bucket: string, app: string): Pr
       keys: [...p.missing.map((m) => m.path), ...p.mismatched.map((m) => m.path), ...p.unreadable.map((u) => u.key)].slice(0, 5),
       ...(p.liveProblem ? { live: p.liveProblem } : {}),
     };
-  } catch (err) {
-    return { ...base, status: 'unknown', reason: oneLine(err) };
   }
+}
+
+const newer = (a: AuditRun, b: AuditRun) => a.closeTime !== undefined && b.closeTime !== undefined && a.closeTime > b.closeTime;
+
+/** The latest audit of one app; see LastAudits, which serves several apps from one lookup. */
+export function lastAudit(client: Client, bucket: string, app: string): Promise<LastAudit | undefined> {
+  return new LastAudits(client, bucket).of(app);
 }
 
 /** One line of `status` text. */

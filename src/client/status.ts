@@ -14,7 +14,7 @@ import type { DataObject, RetentionRule, StoredObject } from '../prune/retention
 import type { PruneTarget } from '../config';
 import type { Storage } from '../storage/storage';
 import { appLockWorkflowId, lockStateQuery, type LockMode } from '../workflows/app-lock-api';
-import { describeLastAudit, lastAudit, type LastAudit } from './last-audit';
+import { describeLastAudit, LastAudits, type LastAudit } from './last-audit';
 import { formatBytes } from './populate';
 
 /** One retained build, newest first in a status. */
@@ -85,10 +85,11 @@ const LOCK_QUERY_TIMEOUT_MS = 10_000;
 /** Reads the bucket (never writes) and asks Temporal which runs hold the apps' locks. */
 export async function status(target: PruneTarget, rule: RetentionRule, deps: StatusDeps): Promise<Array<AppStatus | BrokenApp>> {
   const apps = 'app' in target ? [target.app] : await statusAppNames(deps.storage);
+  const audits = new LastAudits(deps.client, deps.bucket);
   const out: Array<AppStatus | BrokenApp> = [];
   for (const app of apps) {
     try {
-      out.push(await appStatusWithAudit(app, rule, deps));
+      out.push(await appStatusWithAudit(app, rule, deps, audits));
     } catch (err) {
       if (!('all' in target)) throw err;
       out.push({ app, error: oneLine(err) });
@@ -102,9 +103,12 @@ export async function statusAppNames(storage: Storage): Promise<string[]> {
   return (await listAppNames(storage)).apps;
 }
 
-/** One app's status and the outcome of its last audit: what `status` prints and the status page shows. */
-export async function appStatusWithAudit(app: string, rule: RetentionRule, deps: StatusDeps): Promise<AppStatus> {
-  const [s, audit] = await Promise.all([appStatus(app, rule, deps), lastAudit(deps.client, deps.bucket, app)]);
+/**
+ * One app's status and the outcome of its last audit: what `status` prints and the status page
+ * shows. Several apps read together share `audits`, which looks the bucket's audits up once.
+ */
+export async function appStatusWithAudit(app: string, rule: RetentionRule, deps: StatusDeps, audits = new LastAudits(deps.client, deps.bucket)): Promise<AppStatus> {
+  const [s, audit] = await Promise.all([appStatus(app, rule, deps), audits.of(app)]);
   return { ...s, lastAudit: audit };
 }
 

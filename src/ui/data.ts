@@ -1,5 +1,5 @@
 import pMap from 'p-map';
-import type { LastAudit } from '../client/last-audit';
+import { LastAudits, type LastAudit } from '../client/last-audit';
 import { appStatusWithAudit, statusAppNames, type AppStatus, type BrokenApp, type StatusDeps } from '../client/status';
 import { oneLine } from '../errors';
 import type { RetentionRule } from '../prune/retention';
@@ -61,12 +61,13 @@ export function listApps(deps: StatusDataDeps): Promise<string[]> {
 
 export async function overviewData(deps: StatusDataDeps): Promise<OverviewData> {
   const names = await listApps(deps);
+  const audits = new LastAudits(deps.client, deps.bucket);
   const rows = await pMap(
     names,
     async (app): Promise<[AppStatus | BrokenApp, AppActivity]> => {
       const [s, activity] = await Promise.all([
         // As `status --all`: an app that cannot be read is shown as such, the others still are.
-        appStatusWithAudit(app, deps.rule, deps).catch((err: unknown): BrokenApp => ({ app, error: oneLine(err) })),
+        appStatusWithAudit(app, deps.rule, deps, audits).catch((err: unknown): BrokenApp => ({ app, error: oneLine(err) })),
         activityOf(app, deps),
       ]);
       return [s, withAudit(activity, 'error' in s ? undefined : s.lastAudit)];
