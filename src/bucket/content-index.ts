@@ -1,4 +1,3 @@
-import pMap from 'p-map';
 import { parseManifest } from '../contract/manifest';
 import { addToContentIndex, type ContentIndex, type ContentSource, type IndexedBuild } from '../source/content-index';
 import { collectGarbage } from '../prune/collect-garbage';
@@ -8,12 +7,12 @@ import { listManifestKeys } from './manifests';
 /** Reading the content index from the bucket: the newest manifest of every app. */
 
 /**
- * Manifests read at once. Parsing them, not waiting for them, is what takes the time: on a bucket
- * of 14 apps of 10,000 files (one run each), staging took 1.3 s reading 4 at once and 1.8 s
- * reading 16, and the Job's peak RSS was 206 MiB instead of 271 MiB: each such manifest is
- * about 14 MiB of garbage while it is parsed.
+ * Manifests fetched at once, as raw bodies: the latency of a remote store is paid in parallel,
+ * while parsing, which is what holds memory (a manifest of 10,000 files is megabytes of body and
+ * about 14 MiB of objects while it is parsed), goes one manifest at a time. On a bucket of 14
+ * apps of 10,000 files, 8 at once held 30-57 MiB of bodies; 4 at once, 13-16 MiB.
  */
-const READ_CONCURRENCY = 4;
+const FETCH_CONCURRENCY = 4;
 // Paths read from manifests after which a full collection pays for itself.
 const GARBAGE_ENTRIES = 10_000;
 
@@ -31,10 +30,11 @@ export interface ContentIndexRead {
  * saves uploads; it never fails a publish). `app` comes first, so its own files are preferred as
  * sources; the others follow in name order.
  *
- * Memory is bounded by the build, not the bucket: manifests are read a few at a time and folded
- * into the index in that order, then dropped, and with `wanted` (the sha256s of the files to
- * place) the index keeps only those. Holding every app's newest manifest took the Job's heap
- * from 46 to 77 MiB on a bucket of 13 apps of 10,000 files each.
+ * Memory is bounded by the build, not the bucket: each manifest is parsed, folded into the index
+ * and dropped before the next, and with `wanted` (the sha256s of the files to place) the index
+ * keeps only those. Parsing the apps' newest manifests 16 at once took the Job's peak RSS at
+ * staging to 271 MiB on a bucket of 14 apps of 10,000 files; one at a time, 203-205 MiB, and
+ * staging took 1.2 s instead of 1.8 s (one run each).
  */
 export async function readContentIndex(storage: Storage, app: string, onProgress: () => void = () => undefined, wanted?: ReadonlySet<string>): Promise<ContentIndexRead> {
   const apps = await storage.listChildren('manifests/');
@@ -42,37 +42,62 @@ export async function readContentIndex(storage: Storage, app: string, onProgress
   const ordered = [app, ...apps.filter((a) => a !== app).sort()].filter((a) => apps.includes(a));
   const index = new Map<string, ContentSource>();
   let read = 0;
-  for (let at = 0; at < ordered.length; at += READ_CONCURRENCY) {
-    const folded = fold(index, await pMap(ordered.slice(at, at + READ_CONCURRENCY), (name) => newestBuild(storage, name, onProgress)), wanted);
-    read += folded.builds;
-    // Parsed manifests are garbage now, but with the CLI's 2 MiB young generation they were
-    // promoted, and V8 lets them pile up for several windows before it collects (see collect-garbage.ts).
-    if (folded.entries >= GARBAGE_ENTRIES) collectGarbage();
+  let sinceCollected = 0;
+  for await (const body of inOrder(ordered, FETCH_CONCURRENCY, (name) => newestManifestBody(storage, name, onProgress))) {
+    const build = body && parseBuild(body);
+    if (!build) continue;
+    addToContentIndex(index, build, wanted);
+    read++;
+    sinceCollected += build.manifest.files.length;
+    // The parsed manifests are garbage now, but with the CLI's 2 MiB young generation they were
+    // promoted, and V8 lets them pile up before it collects (see collect-garbage.ts).
+    if (sinceCollected >= GARBAGE_ENTRIES) {
+      sinceCollected = 0;
+      collectGarbage();
+    }
   }
   return { index, apps: read, requests: 1 + 2 * ordered.length };
 }
 
-/** Adds the builds read (in their order) to `index`; counts them and the paths they hold. */
-function fold(index: Map<string, ContentSource>, builds: ReadonlyArray<IndexedBuild | undefined>, wanted: ReadonlySet<string> | undefined): { builds: number; entries: number } {
-  let count = 0;
-  let entries = 0;
-  for (const build of builds) {
-    if (!build) continue;
-    addToContentIndex(index, build, wanted);
-    entries += build.manifest.files.length;
-    count++;
-  }
-  return { builds: count, entries };
+interface ManifestBody {
+  app: string;
+  key: string;
+  body: Buffer;
 }
 
-async function newestBuild(storage: Storage, app: string, onProgress: () => void): Promise<IndexedBuild | undefined> {
+/** The app's newest manifest, unparsed; undefined when it has none or it cannot be read. */
+async function newestManifestBody(storage: Storage, app: string, onProgress: () => void): Promise<ManifestBody | undefined> {
   try {
     const [newest] = await listManifestKeys(storage, app);
     if (!newest) return undefined;
     const body = await storage.get(newest.key);
     onProgress();
-    return body && { app, manifest: parseManifest(newest.key, body.toString('utf8')) };
+    return body && { app, key: newest.key, body };
   } catch {
     return undefined;
+  }
+}
+
+function parseBuild({ app, key, body }: ManifestBody): IndexedBuild | undefined {
+  try {
+    return { app, manifest: parseManifest(key, body.toString('utf8')) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `fn` of each item, up to `concurrency` at once, yielded in the items' order: a slow one holds
+ * back the results after it, never more than `concurrency` of them. `fn` must not reject: a
+ * rejection waiting behind a slow item would count as unhandled.
+ */
+async function* inOrder<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const running: Array<Promise<R>> = [];
+  let next = 0;
+  while (next < items.length && running.length < concurrency) running.push(fn(items[next++]));
+  while (running.length > 0) {
+    const result = await running.shift()!;
+    if (next < items.length) running.push(fn(items[next++]));
+    yield result;
   }
 }
