@@ -17,7 +17,8 @@ export function isLoopbackHost(host: string): boolean {
 export function hostAllowed(header: string | undefined, allowed: readonly string[]): boolean {
   if (!header) return false;
   const name = (header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : header.replace(/:\d*$/, '')).toLowerCase();
-  return name === 'localhost' || name.endsWith('.localhost') || name === '[::1]' || (isIP(name) === 4 && name.startsWith('127.')) || allowed.includes(name);
+  // Browsers resolve *.localhost to loopback themselves, never through DNS.
+  return isLoopbackHost(name) || name.endsWith('.localhost') || allowed.includes(name);
 }
 
 /**
