@@ -23,8 +23,8 @@ export class RollbackFailedError extends Error {
 }
 
 /**
- * The workflow ID names the app and the target, so running the command again while its
- * rollback is still going attaches to it instead of starting a second one.
+ * The workflow ID names the bucket, the app and the target, so running the command again while
+ * its rollback is still going attaches to it instead of starting a second one.
  */
 export function rollbackWorkflowId(bucket: string, app: string, to: RollbackTo): string {
   return `rollback/${bucket}/${app}/${'timestamp' in to ? to.timestamp : to.image}`;
