@@ -100,11 +100,6 @@ export class LastAudits {
 
 const newer = (a: AuditRun, b: AuditRun) => a.closeTime !== undefined && b.closeTime !== undefined && a.closeTime > b.closeTime;
 
-/** The latest audit of one app; see LastAudits, which serves several apps from one lookup. */
-export function lastAudit(client: Client, bucket: string, app: string): Promise<LastAudit | undefined> {
-  return new LastAudits(client, bucket).of(app);
-}
-
 /** One line of `status` text. */
 export function describeLastAudit(a: LastAudit | undefined): string {
   if (!a) return '  last audit: none yet (pushcache audit, or the audit Schedule)';

@@ -25,19 +25,13 @@ export interface IndexedBuild {
 }
 
 /**
- * sha256 → one object holding those bytes. Only paths a manifest records with sha256, size and
- * ETag count (valpop's manifests record none, so its builds are never a source). The first
- * build given wins, so the caller decides the preference (the publishing app first: a file
- * renamed between two of its builds is copied from its own old key). With `wanted`, only those
- * sha256s are kept: the index is then no bigger than the build asking, whatever the bucket holds.
+ * Adds one more build to `index` (sha256 → one object holding those bytes). Only paths a
+ * manifest records with sha256, size and ETag count (valpop's manifests record none, so its
+ * builds are never a source). A sha256 already in the index keeps its source, so the order the
+ * caller adds builds in is the preference (the publishing app first: a file renamed between two
+ * of its builds is copied from its own old key). With `wanted`, only those sha256s are kept: the
+ * index is then no bigger than the build asking, whatever the bucket holds.
  */
-export function buildContentIndex(builds: readonly IndexedBuild[], wanted?: ReadonlySet<string>): Map<string, ContentSource> {
-  const index = new Map<string, ContentSource>();
-  for (const build of builds) addToContentIndex(index, build, wanted);
-  return index;
-}
-
-/** Adds the sources of one more build to `index`, after those already in it; see buildContentIndex. */
 export function addToContentIndex(index: Map<string, ContentSource>, { app, manifest }: IndexedBuild, wanted?: ReadonlySet<string>): void {
   for (const path of manifest.files) {
     const sha256 = manifest.sha256?.[path];

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { PruneAllResult, PruneInput } from '../../src/prune/types';
 import type { AuditResult } from '../../src/audit/types';
-import { lastAudit } from '../../src/client/last-audit';
+import { LastAudits } from '../../src/client/last-audit';
 import { runCli } from '../helpers/cli';
 import { nowSeconds, seedManifest, seedObjects } from '../helpers/seed';
 import { jobEnv, listKeys, newBucket, openTestStorage, startHarness, type Harness } from '../helpers/servers';
@@ -93,10 +93,10 @@ describe('pushcache schedule', () => {
     expect(workflowId).toMatch(new RegExp(`^audit-all/${bucket}/scheduled-`));
     const result = (await harness.client.workflow.getHandle(workflowId).result()) as AuditResult;
     expect(result).toMatchObject({ apps: ['web'], ok: 0, missing: 1 });
-    let last = await lastAudit(harness.client, bucket, 'web');
+    let last = await new LastAudits(harness.client, bucket).of('web');
     for (let i = 0; i < 100 && last?.workflowId !== workflowId; i++) {
       await sleep(300);
-      last = await lastAudit(harness.client, bucket, 'web');
+      last = await new LastAudits(harness.client, bucket).of('web');
     }
     expect(last).toMatchObject({ workflowId, status: 'problems', missing: 1, keys: ['b.js'] });
 

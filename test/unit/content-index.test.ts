@@ -8,7 +8,7 @@ import { cacheControl, contentType } from '../../src/contract/headers';
 import { dataKey, manifestKey, stagingKey } from '../../src/contract/keys';
 import { renderManifest, type FileRecord } from '../../src/contract/manifest';
 import { parseStagingRecord } from '../../src/contract/staging';
-import { buildContentIndex, planCopies } from '../../src/source/content-index';
+import { addToContentIndex, planCopies, type ContentSource, type IndexedBuild } from '../../src/source/content-index';
 import { scanSource } from '../../src/source/scan';
 import { MemoryStorage } from '../../src/storage/memory';
 import type { Storage } from '../../src/storage/storage';
@@ -57,12 +57,14 @@ const stageInput = (app: string, sourceDir: string) => ({
 
 describe('the content index', () => {
   it('maps each sha256 to the first build naming it, only where sha256, size and ETag are recorded', () => {
-    const index = buildContentIndex([
+    const builds: IndexedBuild[] = [
       { app: 'own', manifest: { files: ['a.js'], image: '', sha256: { 'a.js': 'aa' }, sizes: { 'a.js': 3 }, etags: { 'a.js': 'e1' } } },
       { app: 'other', manifest: { files: ['x/a.js', 'b.js'], image: '', sha256: { 'x/a.js': 'aa', 'b.js': 'bb' }, sizes: { 'x/a.js': 3, 'b.js': 4 }, etags: { 'x/a.js': 'e1', 'b.js': 'e2' } } },
       // valpop records no sha256: never a source.
       { app: 'valpop', manifest: { files: ['c.js'], image: '' } },
-    ]);
+    ];
+    const index = new Map<string, ContentSource>();
+    for (const build of builds) addToContentIndex(index, build);
     expect([...index.entries()]).toEqual([
       ['aa', { key: 'data/own/a.js', size: 3, etag: 'e1' }],
       ['bb', { key: 'data/other/b.js', size: 4, etag: 'e2' }],
