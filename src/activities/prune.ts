@@ -7,7 +7,7 @@ import { listAppNames, listBuildCopies } from '../bucket/listings';
 import { readLiveReferences } from '../bucket/live-references';
 import { readManifests } from '../bucket/manifests';
 import { discardPrunePlan, listPrunePlans, openPrunePlan, PLAN_PART_KEYS, PrunePlanWriter } from '../bucket/plan-records';
-import { collectGarbage } from '../prune/collect-garbage';
+import { collectGarbage } from '../collect-garbage';
 import { listStagingRecords, readInFlight } from '../bucket/staging';
 import { deleteBatches, isStaleRecord } from '../prune/plan';
 import { streamPrunePlan, type PlanSources, type StreamPlanInput } from '../prune/stream-plan';

@@ -1,6 +1,6 @@
 import { parseManifest } from '../contract/manifest';
 import { addToContentIndex, type ContentIndex, type ContentSource, type IndexedBuild } from '../source/content-index';
-import { collectGarbage } from '../prune/collect-garbage';
+import { collectGarbage } from '../collect-garbage';
 import type { Storage } from '../storage/storage';
 import { listManifestKeys } from './manifests';
 

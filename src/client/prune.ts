@@ -3,7 +3,7 @@ import type { AppPruneResult, PruneAllResult, PruneInput } from '../prune/types'
 import type { ReportEvent } from '../telemetry/log';
 import type { PruneWorkflow } from '../workflows/prune';
 import { resultOrFailure, runLink, startOrJoin, type RunDeps } from './runs';
-import { pruneWorkflowIdPrefix } from './workflow-id';
+import { pruneAllWorkflowIdPrefix, pruneWorkflowIdPrefix } from './workflow-id';
 
 export type PruneDeps = RunDeps;
 
@@ -31,8 +31,8 @@ export function pruneInput(settings: PruneSettings, target: PruneTarget, bucket:
 /** Starts a PruneWorkflow, waits for it and reports what it did (or would do). */
 export async function prune(settings: PruneSettings, target: PruneTarget, deps: PruneDeps): Promise<AppPruneResult | PruneAllResult> {
   const stamp = (deps.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-');
-  const kind = settings.dryRun ? 'prune-dry-run' : 'prune';
-  const workflowId = 'app' in target ? `${pruneWorkflowIdPrefix(deps.bucket, target.app, settings.dryRun)}${stamp}` : `${kind}-all/${deps.bucket}/${stamp}`;
+  const workflowId =
+    'app' in target ? `${pruneWorkflowIdPrefix(deps.bucket, target.app, settings.dryRun)}${stamp}` : `${pruneAllWorkflowIdPrefix(deps.bucket, settings.dryRun)}/${stamp}`;
   const handle = await startOrJoin<typeof PruneWorkflow>(deps.client, 'PruneWorkflow', {
     workflowId,
     taskQueue: deps.temporal.taskQueue,

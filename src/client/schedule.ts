@@ -7,6 +7,7 @@ import {
   type ScheduleSpec,
 } from '@temporalio/client';
 import type { ScheduleSettings } from '../config';
+import { pruneAllWorkflowIdPrefix } from './workflow-id';
 import type { AuditInput } from '../audit/types';
 import type { PruneInput } from '../prune/types';
 import type { AuditWorkflow } from '../workflows/audit';
@@ -25,7 +26,7 @@ export async function applySchedule(settings: ScheduleSettings, input: PruneInpu
     type: 'startWorkflow',
     workflowType: 'PruneWorkflow',
     // The Schedule appends the scheduled time, so each run has its own ID.
-    workflowId: `prune-all/${input.bucket}`,
+    workflowId: pruneAllWorkflowIdPrefix(input.bucket),
     taskQueue: deps.taskQueue,
     args: [input],
   };

@@ -12,7 +12,15 @@ export function publishWorkflowId(bucket: string, app: string, image: string, li
 export const publishWorkflowIdPrefix = (bucket: string, app: string): string => `publish/${bucket}/${app}/`;
 
 /** What the ID of every prune of `app` in `bucket` started by `pushcache prune --prefix` starts with. */
-export const pruneWorkflowIdPrefix = (bucket: string, app: string, dryRun = false): string => `${dryRun ? 'prune-dry-run' : 'prune'}/${bucket}/${app}/`;
+export const pruneWorkflowIdPrefix = (bucket: string, app: string, dryRun = false): string => `${pruneKind(dryRun)}/${bucket}/${app}/`;
+
+/**
+ * What the ID of every prune of all apps in `bucket` starts with: the Schedule adds `-<time>`,
+ * `pushcache prune --all` adds `/<time>`, and their children add `/<app>`.
+ */
+export const pruneAllWorkflowIdPrefix = (bucket: string, dryRun = false): string => `${pruneKind(dryRun)}-all/${bucket}`;
+
+const pruneKind = (dryRun: boolean) => (dryRun ? 'prune-dry-run' : 'prune');
 
 /** Link to a run in the Temporal Web UI. */
 export function runUrl(uiUrl: string, namespace: string, workflowId: string, runId: string): string {

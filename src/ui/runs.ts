@@ -1,5 +1,5 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { publishWorkflowIdPrefix, pruneWorkflowIdPrefix } from '../client/workflow-id';
+import { publishWorkflowIdPrefix, pruneAllWorkflowIdPrefix, pruneWorkflowIdPrefix } from '../client/workflow-id';
 
 /**
  * What Temporal's visibility says about an app's runs: the last publish and prune, and which run
@@ -69,7 +69,7 @@ export async function appRuns(client: Client, bucket: string, app: string): Prom
     // The children of `prune --all` and of the Schedule: `prune-all/<bucket>[-<time>|/<stamp>]/<app>`.
     firstRun(
       client,
-      `WorkflowType = 'PruneWorkflow' AND WorkflowId STARTS_WITH ${quote(`prune-all/${bucket}`)}`,
+      `WorkflowType = 'PruneWorkflow' AND WorkflowId STARTS_WITH ${quote(pruneAllWorkflowIdPrefix(bucket))}`,
       (w) => w.workflowId.endsWith(`/${app}`) && /^prune-all\/[^/]+(\/[^/]+)?\/[^/]+$/.test(w.workflowId) && ofBucket(w.workflowId.split('/')[1], bucket),
       PRUNE_ALL_SCAN,
     ),
