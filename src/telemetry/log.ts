@@ -110,6 +110,11 @@ function safeValue(key: string, value: unknown, depth: number, seen: WeakSet<obj
   return out;
 }
 
+/** `fields` as a log line writes them: secret-looking values redacted; for text that is not written through `Log`. */
+export function redactFields(fields: Record<string, unknown>): LogFields {
+  return safeValue('', fields, 0, new WeakSet()) as LogFields;
+}
+
 let current: Log = createLog({ format: 'pretty', level: 'info' });
 
 /**

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { format } from 'node:util';
+import { formatWithOptions } from 'node:util';
 import { DefaultLogger, Runtime, type Logger, type TelemetryOptions } from '@temporalio/worker';
 import { resolveLogSettings, type ResolvedLogSettings } from '../config';
 import { oneLine } from '../errors';
-import { createLog, currentLog, installLog, type Log, type LogLevel } from './log';
+import { createLog, currentLog, installLog, redactFields, type Log, type LogLevel } from './log';
 import { DURATION_BUCKETS } from './metric-names';
 
 /** Thrown when the metrics endpoint cannot listen where it was told to. */
@@ -71,15 +71,26 @@ export function createLogger(log: Log = currentLog(), level: ResolvedLogSettings
       log.write({ level: entry.level.toLowerCase() as LogLevel, msg: failed.msg, fields: failed.fields, time, pretty: `${time.toISOString()} [${entry.level}] ${failed.msg}`, prettyStream: 'stderr' });
       return;
     }
+    const meta = entry.meta ?? {};
     log.write({
       level: entry.level.toLowerCase() as LogLevel,
       msg: entry.message,
-      fields: { logger: 'temporal', ...entry.meta },
+      fields: { logger: 'temporal', ...meta },
       time,
-      pretty: format(`${time.toISOString()} [${entry.level}] ${entry.message}`, entry.meta ?? ''),
+      pretty: `${time.toISOString()} [${entry.level}] ${prettySdkLine(entry.message, meta)}`,
       prettyStream: 'stderr',
     });
   });
+}
+
+/**
+ * The text of an SDK line in pretty mode, on one line, its fields redacted as the JSON lines' are. A line an
+ * activity logs carries the activity's whole context (its task token among it, a credential for
+ * completing the task): in pretty mode it is the message and which activity of which run said it.
+ */
+function prettySdkLine(message: string, meta: Record<string, unknown>): string {
+  if (meta.sdkComponent === 'activity') return `${message} (${String(meta.activityType)} of ${String(meta.workflowId)})`;
+  return Object.keys(meta).length > 0 ? formatWithOptions({ breakLength: Infinity }, message, redactFields(meta)) : message;
 }
 
 /**

@@ -142,6 +142,21 @@ describe("the Temporal SDK's lines", () => {
     expect(out.stderr[0]).not.toContain('Q2lSa1lX');
   });
 
+  it("say an activity's own line in one line in pretty mode, without its task token", () => {
+    const { log, out } = capture({ format: 'pretty', level: 'info' });
+    const context = { sdkComponent: 'activity', taskQueue: 'pushcache-files/publish/b/app/img', taskToken: 'Q2lSa1lX', activityType: 'checkReferences', workflowId: 'publish/b/app/img', attempt: 1 };
+    createLogger(log, 'WARN').warn('the entry files of the build of app have 1 parts that could not be read', context);
+    expect(out.stderr).toEqual([expect.stringMatching(/\[WARN\] the entry files of the build of app have 1 parts that could not be read \(checkReferences of publish\/b\/app\/img\)$/)]);
+  });
+
+  it('redact secret-looking fields of any other line in pretty mode too', () => {
+    const { log, out } = capture({ format: 'pretty', level: 'info' });
+    createLogger(log, 'WARN').warn('Workflow task failed', { workflowId: 'publish/app/img', apiKey: 'k-value', taskToken: 'Q2lSa1lX' });
+    expect(out.stderr).toHaveLength(1);
+    expect(out.stderr[0]).toContain("workflowId: 'publish/app/img'");
+    expect(out.stderr[0]).not.toMatch(/k-value|Q2lSa1lX/);
+  });
+
   it('keep their text on stderr in pretty mode, whatever their level', () => {
     const { log, out } = capture({ format: 'pretty', level: 'debug' });
     createLogger(log, 'DEBUG').debug('polling', { taskQueue: 'q' });
