@@ -14,7 +14,7 @@ import {
 } from '../config';
 import { startStandaloneTemporal, type StandaloneTemporal } from '../dev/standalone';
 import { populate, type PopulateDeps } from '../client/populate';
-import { scanSource } from '../source/scan';
+import { startScan } from '../source/scan';
 import { EarlyAppView } from '../bucket/app-view';
 import { currentLog, reportTo } from '../telemetry/log';
 import { createSharedWorker } from '../worker/shared-worker';
@@ -41,14 +41,16 @@ async function runPopulate(options: RawOptions): Promise<void> {
     log.warn('credentials given on the command line are visible in process listings; use PUSHCACHE_AWS_* from a Secret', { event: 'credentials-on-command-line' });
   }
   if (mode.mode === 'standalone') log.warn(standaloneWarning(mode), { event: 'standalone', forced: mode.forced, ignored: mode.ignored });
-  // The tree is hashed on worker threads while the connection to Temporal is set up; the
-  // early view that populate starts then spares it the ETags of files the bucket holds.
+  // The connection is set up on the Temporal core's own threads, begun first so that it goes on
+  // while this thread walks the tree; the tree is then hashed on worker threads, and the early
+  // view that populate starts spares that the ETags of files the bucket holds.
+  const connecting = configured && connectTemporal(configured);
+  if (connecting) connecting.catch(() => undefined);
   const earlyView = new EarlyAppView();
-  const scanned = scanSource(publish.source, { evidence: earlyView.evidence() });
-  scanned.catch(() => undefined);
+  const scan = startScan(publish.source, { evidence: earlyView.evidence() });
   // A bad source directory is the more useful of two errors; otherwise the Temporal one.
   const sourceFirst = async (err: unknown): Promise<never> => {
-    await scanned;
+    await scan.scanned;
     throw err;
   };
 
@@ -80,11 +82,11 @@ async function runPopulate(options: RawOptions): Promise<void> {
   }
   const temporal = standalone ? standaloneTemporalSettings(options, standalone.address) : configured!;
   try {
-    const { connection, client } = await connectTemporal(temporal).catch((err: unknown) =>
+    const { connection, client } = await (connecting || connectTemporal(temporal)).catch((err: unknown) =>
       sourceFirst(mode.mode === 'cluster' && err instanceof TemporalUnreachableError ? explainConfigured(err, mode.configuredBy) : err),
     );
     try {
-      const deps: PopulateDeps = { client, connection, scanned, earlyView, storage: openStorage(storageSettings), bucket: storageSettings.bucket, temporal, report: reportAndNote };
+      const deps: PopulateDeps = { client, connection, scan, earlyView, storage: openStorage(storageSettings), bucket: storageSettings.bucket, temporal, report: reportAndNote };
       if (standalone) await populateWithOwnWorker(publish, deps, connection, temporal, storageSettings);
       else await populate(publish, deps);
     } finally {

@@ -5,7 +5,7 @@ import { EarlyAppView } from '../bucket/app-view';
 import type { LockAtListing } from '../bucket/listing-trust';
 import { dataPrefix } from '../contract/keys';
 import { PRUNE_DEFAULTS, type PublishSettings, type TemporalSettings } from '../config';
-import { scanSource, type ScannedSource } from '../source/scan';
+import { scanSource, startScan, type SourceScan } from '../source/scan';
 import type { Storage } from '../storage/storage';
 import type { Report, ReportEvent } from '../telemetry/log';
 import { createFilesWorker, filesTaskQueue } from '../worker/files-worker';
@@ -27,7 +27,7 @@ export interface PopulateDeps {
   /** How often progress is polled, in ms. Default 1000. */
   progressIntervalMs?: number;
   /** The scan of `settings.source`, when the caller started it early; otherwise populate scans. */
-  scanned?: Promise<ScannedSource>;
+  scan?: SourceScan;
   /** The early view that scan takes evidence from (its `evidence()`); populate starts it. Default: a new one. */
   earlyView?: EarlyAppView;
 }
@@ -51,8 +51,13 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   // Read while the tree is hashed: staging decides from it (see EarlyAppView).
   const earlyView = deps.earlyView ?? new EarlyAppView();
   earlyView.start(deps.storage, settings.app, () => lockAtListing(deps.client, deps.bucket, settings.app));
-  // Everything that can be wrong with the inputs is found before anything is written.
-  const tree = await (deps.scanned ?? scanSource(settings.source, { evidence: earlyView.evidence() }));
+  const scan = deps.scan ?? startScan(settings.source, { evidence: earlyView.evidence() });
+  // Everything that can be wrong with the inputs, but a file that cannot be read, is found before
+  // the run starts. With an image, the run's ID is known before the tree is hashed: the run takes
+  // the app lock and the Job's worker connects while the hashing and the early view go on, and
+  // staging waits for the hashes. Without one, the ID is the tree's digest.
+  const tree = await scan.listed;
+  const listDigest = settings.image ? undefined : (await scan.scanned).listDigest;
   await deps.storage.checkAccess();
 
   if (!settings.verifyReferences) {
@@ -62,7 +67,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
       app: settings.app,
     });
   }
-  const workflowId = publishWorkflowId(deps.bucket, settings.app, settings.image, tree.listDigest);
+  const workflowId = publishWorkflowId(deps.bucket, settings.app, settings.image, listDigest);
   const taskQueue = filesTaskQueue(workflowId);
   const attached = await isRunning(deps.client, workflowId);
   const options = {
@@ -98,7 +103,7 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     ],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    memo: { app: settings.app, image: settings.image, files: tree.files.length, bytes: tree.totalBytes },
+    memo: { app: settings.app, image: settings.image, files: tree.found.length, bytes: tree.totalBytes },
   } as const;
   const searchAttributes = { PushcacheApp: [settings.app], ...(settings.image ? { PushcacheImage: [settings.image] } : {}) };
   const handle = await startOrJoin<typeof PublishWorkflow>(deps.client, 'PublishWorkflow', options, searchAttributes, () =>
@@ -112,8 +117,8 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
   const runId = handle.firstExecutionRunId;
   const run: RunFields = { app: settings.app, workflowId, runId };
   deps.report(
-    `${attached ? 'rejoined' : 'started'} publish of ${settings.app} (${tree.files.length} files, ${formatBytes(tree.totalBytes)}) as ${workflowId}`,
-    { event: attached ? 'publish-rejoined' : 'publish-started', ...run, image: settings.image || undefined, files: tree.files.length, bytes: tree.totalBytes },
+    `${attached ? 'rejoined' : 'started'} publish of ${settings.app} (${tree.found.length} files, ${formatBytes(tree.totalBytes)}) as ${workflowId}`,
+    { event: attached ? 'publish-rejoined' : 'publish-started', ...run, image: settings.image || undefined, files: tree.found.length, bytes: tree.totalBytes },
   );
   runLink(deps.temporal, deps.report, run);
 
@@ -127,11 +132,16 @@ export async function populate(settings: PublishSettings, deps: PopulateDeps): P
     earlyView,
     copy: settings.copy !== false,
     warn: (message) => deps.report(message, { event: 'copy-unsupported', level: 'warn', ...run }),
-    // The tree was just scanned; the first stage reuses it rather than hashing everything twice.
-    scan: async (root) => (root === settings.source ? tree : scanSource(root)),
+    // The tree is being scanned; the first stage takes that scan rather than hashing everything twice.
+    scan: (root) => (root === settings.source ? scan.scanned : scanSource(root)),
   });
 
-  const result = await worker.runUntil(waitWithProgress(handle, deps, run));
+  // A file that could not be read fails the run's staging; it is reported as the bad input it is.
+  let unreadable: unknown;
+  scan.scanned.catch((err: unknown) => (unreadable = err));
+  const result = await worker.runUntil(waitWithProgress(handle, deps, run)).catch((err: unknown) => {
+    throw unreadable ?? err;
+  });
   if (result.prune) deps.report(describePrune(settings.app, result.prune), pruneEvent(result.prune, run));
   // Last, because an operator often sees only the last line of a Job's log.
   if (result.upToDate) {

@@ -4,8 +4,10 @@
  * part of it: two Jobs publishing one image to two buckets through one namespace (a staging and
  * a production bucket) would otherwise join one run, and the second bucket would get nothing.
  */
-export function publishWorkflowId(bucket: string, app: string, image: string, listDigest: string): string {
-  return `${publishWorkflowIdPrefix(bucket, app)}${image || `tree-${listDigest.slice(0, 16)}`}`;
+export function publishWorkflowId(bucket: string, app: string, image: string, listDigest?: string): string {
+  const build = image || (listDigest && `tree-${listDigest.slice(0, 16)}`);
+  if (!build) throw new Error('a publish without an image is named by its tree digest, and none was given');
+  return `${publishWorkflowIdPrefix(bucket, app)}${build}`;
 }
 
 /** What the ID of every publish of `app` to `bucket` starts with (and only those: neither names may hold a `/`). */

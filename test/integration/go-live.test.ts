@@ -8,7 +8,7 @@ import { freePort } from '../../src/dev/process';
 import { startTemporalDev } from '../../src/dev/temporal-server';
 import { StorageError } from '../../src/errors';
 import { populate } from '../../src/client/populate';
-import { scanSource } from '../../src/source/scan';
+import { hashSource, listSource } from '../../src/source/scan';
 import type { Storage } from '../../src/storage/storage';
 import type { ReportEvent } from '../../src/telemetry/log';
 import { startCli } from '../helpers/cli';
@@ -102,10 +102,14 @@ describe('one guarded go-live step', () => {
     const big = path.join(next, 'chunks/1/new.1.js');
     const deps = populateDeps(harness, bucket);
     // Staged with one content, uploaded with another of the same size.
-    deps.scanned = scanSource(next).then((tree) => {
-      writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 'rewritten;'));
-      return tree;
-    });
+    const listed = listSource(next);
+    deps.scan = {
+      listed: Promise.resolve(listed),
+      scanned: hashSource(listed).then((tree) => {
+        writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 'rewritten;'));
+        return tree;
+      }),
+    };
     await expect(populate(resolvePublishSettings({ source: next, prefix: 'app', image: 'img:new', prune: false }), deps)).rejects.toThrow(/source changed|changed during the publish/i);
     await expectLiveBuild(bucket, 'app', previous, 'img:old');
   });

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { createStorageActivities } from '../../src/activities/storage';
 import { PUBLISH_DEFAULTS, resolvePublishSettings } from '../../src/config';
 import { cacheControl, contentType } from '../../src/contract/headers';
 import { dataKey, ENTRY_POINT, manifestPrefix, stagingPrefix, stagingKey } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
-import { StorageError } from '../../src/errors';
+import { SourceError, StorageError } from '../../src/errors';
 import { populate, type PopulateOutcome } from '../../src/client/populate';
-import { scanSource } from '../../src/source/scan';
+import { publishWorkflowId } from '../../src/client/workflow-id';
+import { hashSource, listSource, scanSource } from '../../src/source/scan';
 import type { Storage } from '../../src/storage/storage';
 import { createFilesWorker } from '../../src/worker/files-worker';
 import type { PublishInput } from '../../src/workflows/types';
@@ -204,6 +206,51 @@ describe('PublishWorkflow against Temporal and MinIO', () => {
     } finally {
       await held.terminate('test over');
     }
+  });
+});
+
+describe('a publish with an image starts while its tree is hashed', () => {
+  /** The publish's run, once it exists; undefined until then. */
+  async function runOf(bucket: string, app: string, image: string) {
+    return harness.client.workflow
+      .getHandle(publishWorkflowId(bucket, app, image))
+      .describe()
+      .catch(() => undefined);
+  }
+
+  it('starts the run and takes the app lock before the hashes are in; staging waits for them', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const listed = listSource(source);
+    // The hashes come only once the run exists: a Job that started it after hashing would wait forever.
+    const scanned = (async () => {
+      while (!(await runOf(bucket, 'app', 'img:early'))) await sleep(50);
+      return hashSource(listed);
+    })();
+    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image: 'img:early' }), {
+      ...populateDeps(harness, bucket),
+      scan: { listed: Promise.resolve(listed), scanned },
+    });
+    expect(outcome).toMatchObject({ files: listed.found.length, uploaded: listed.found.length });
+    await expectLiveBuild(bucket, 'app', source, 'img:early');
+  });
+
+  it('reports a file that cannot be read as the bad input it is, and writes nothing', async () => {
+    const bucket = await newBucket();
+    const source = copyExample();
+    const listed = listSource(source);
+    const scanned = (async (): Promise<never> => {
+      while (!(await runOf(bucket, 'app', 'img:unreadable'))) await sleep(50);
+      throw new SourceError('cannot read index.html (EACCES); check its permissions', path.join(source, 'index.html'));
+    })();
+    const err = await populate(resolvePublishSettings({ source, prefix: 'app', image: 'img:unreadable' }), {
+      ...populateDeps(harness, bucket),
+      scan: { listed: Promise.resolve(listed), scanned },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect((err as Error).message).toMatch(/cannot read index.html \(EACCES\)/);
+    expect((await runOf(bucket, 'app', 'img:unreadable'))?.status.name).toBe('FAILED');
+    expect(await listKeys(openTestStorage(bucket), '')).toEqual([]);
   });
 });
 

@@ -12,7 +12,7 @@ import { EtagHasher } from '../../src/storage/etag';
 import { populate, type PopulateOutcome } from '../../src/client/populate';
 import { PART_SIZE } from '../../src/storage/etag';
 import { parseManifest } from '../../src/contract/manifest';
-import { scanSource } from '../../src/source/scan';
+import { hashSource, listSource, scanSource } from '../../src/source/scan';
 import type { ObjectInfo, Storage } from '../../src/storage/storage';
 import { RecordingStorage } from '../helpers/recording-storage';
 import { newBucket, openTestStorage, startHarness, type Harness, populateDeps } from '../helpers/servers';
@@ -100,8 +100,9 @@ describe("a republish takes unchanged files' ETags from the bucket's evidence", 
   async function publishAfterView(bucket: string, source: string, image: string) {
     const storage = new RecordingStorage(openTestStorage(bucket));
     const earlyView = new EarlyAppView();
-    const scanned = earlyView.evidence().then(() => scanSource(source, { evidence: earlyView.evidence() }));
-    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image }), { ...populateDeps(harness, bucket, storage), scanned, earlyView });
+    const listed = listSource(source);
+    const scan = { listed: Promise.resolve(listed), scanned: earlyView.evidence().then(() => hashSource(listed, { evidence: earlyView.evidence() })) };
+    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image }), { ...populateDeps(harness, bucket, storage), scan, earlyView });
     const manifest = await readObject(bucket, outcome.manifestKey);
     return { outcome, written: dataWrites(storage), etags: parseManifest(outcome.manifestKey, manifest.body.toString('utf8')).etags };
   }
@@ -199,13 +200,14 @@ describe('the listing a republish decides from', () => {
       otherLive = populate(resolvePublishSettings({ source: other, prefix: 'app', image: 'img:other', prune: false }), populateDeps(harness, bucket));
       await otherLive;
     });
-    // The publish starts once its tree is scanned: here, once the other build is live.
-    const scanned = (async () => {
+    // The publish starts once its tree is listed: here, once the other build is live.
+    const listed = (async () => {
       while (!otherLive) await sleep(50);
       await otherLive;
-      return scanSource(source);
+      return listSource(source);
     })();
-    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image: 'img:2', prune: false }), { ...populateDeps(harness, bucket, storage), scanned });
+    const scan = { listed, scanned: listed.then((found) => hashSource(found)) };
+    const outcome = await populate(resolvePublishSettings({ source, prefix: 'app', image: 'img:2', prune: false }), { ...populateDeps(harness, bucket, storage), scan });
     expect((await otherLive).uploaded).toBe(1);
     // Staging decided from the early view, read before that build went live: everything was in place then.
     expect(outcome).toMatchObject({ files: 22, skipped: 22 });
