@@ -2,6 +2,7 @@ import { parseManifest } from '../contract/manifest';
 import { addToContentIndex, type ContentIndex, type ContentSource, type IndexedBuild } from '../source/content-index';
 import { collectGarbage } from '../collect-garbage';
 import type { Storage } from '../storage/storage';
+import { inOrder } from './in-order';
 import { listManifestKeys } from './manifests';
 
 /** Reading the content index from the bucket: the newest manifest of every app. */
@@ -83,21 +84,5 @@ function parseBuild({ app, key, body }: ManifestBody): IndexedBuild | undefined 
     return { app, manifest: parseManifest(key, body.toString('utf8')) };
   } catch {
     return undefined;
-  }
-}
-
-/**
- * `fn` of each item, up to `concurrency` at once, yielded in the items' order: a slow one holds
- * back the results after it, never more than `concurrency` of them. `fn` must not reject: a
- * rejection waiting behind a slow item would count as unhandled.
- */
-async function* inOrder<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
-  const running: Array<Promise<R>> = [];
-  let next = 0;
-  while (next < items.length && running.length < concurrency) running.push(fn(items[next++]));
-  while (running.length > 0) {
-    const result = await running.shift()!;
-    if (next < items.length) running.push(fn(items[next++]));
-    yield result;
   }
 }

@@ -1,11 +1,13 @@
 import { parseManifest, type Manifest } from '../contract/manifest';
 import type { Storage } from '../storage/storage';
+import { inOrder } from './in-order';
 import { listManifestKeys } from './manifests';
 
 /** Reads what the app's latest builds wrote, for a publish to decide what it need not upload. */
 
 /** How many of the newest manifests a publish reads to learn what earlier builds wrote. */
 const MANIFESTS_READ = 5;
+const FETCH_CONCURRENCY = 2;
 
 /** What the newest build naming a path recorded of it (the shape source/upload-plan's `EarlierWrite` reads). */
 export interface EarlierWrite {
@@ -28,11 +30,19 @@ export interface NewestBuild {
  * Called while the publish holds the app lock, so no prune deletes what it finds.
  */
 export async function readEarlierBuilds(storage: Storage, app: string): Promise<{ earlier: Map<string, EarlierWrite>; newest?: NewestBuild }> {
-  const keys = await listManifestKeys(storage, app);
+  const keys = (await listManifestKeys(storage, app)).slice(0, MANIFESTS_READ);
   const earlier = new Map<string, EarlierWrite>();
   let newest: NewestBuild | undefined;
-  for (const [i, { key, timestamp }] of keys.slice(0, MANIFESTS_READ).entries()) {
-    const body = await storage.get(key);
+  // The next manifest is fetched while one is parsed: a remote store's latency is paid once, not
+  // per manifest, and no more than two bodies (megabytes each for 10,000 files) are held at once.
+  const fetched = inOrder(
+    keys.map((entry, position) => ({ ...entry, position })),
+    FETCH_CONCURRENCY,
+    (entry) => storage.get(entry.key).then((body) => ({ ...entry, body }), (error: unknown) => ({ ...entry, error })),
+  );
+  for await (const read of fetched) {
+    if ('error' in read) throw read.error;
+    const { key, timestamp, position, body } = read;
     if (!body) continue;
     let manifest;
     try {
@@ -41,7 +51,7 @@ export async function readEarlierBuilds(storage: Storage, app: string): Promise<
       // What it named is unknown, so what older builds say about those paths may be stale.
       break;
     }
-    if (i === 0) newest = { key, timestamp, manifest };
+    if (position === 0) newest = { key, timestamp, manifest };
     for (const path of manifest.files) {
       if (!earlier.has(path)) {
         earlier.set(path, { sha256: manifest.sha256?.[path], cacheMaxAge: manifest.cacheMaxAge, size: manifest.sizes?.[path], etag: manifest.etags?.[path] });
