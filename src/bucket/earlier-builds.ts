@@ -27,7 +27,8 @@ export interface NewestBuild {
 /**
  * For each path, what the newest of the app's latest builds that names it recorded. An
  * unreadable manifest only means less is known (more is uploaded); it never fails a publish.
- * Called while the publish holds the app lock, so no prune deletes what it finds.
+ * Usually read outside the app lock (the Job's early view): a manifest a prune deleted in the
+ * meantime is skipped, and the go-live step checks under its turn what staging decided from it.
  */
 export async function readEarlierBuilds(storage: Storage, app: string): Promise<{ earlier: Map<string, EarlierWrite>; newest?: NewestBuild }> {
   const keys = (await listManifestKeys(storage, app)).slice(0, MANIFESTS_READ);
