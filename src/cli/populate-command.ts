@@ -42,8 +42,8 @@ async function runPopulate(options: RawOptions): Promise<void> {
   }
   if (mode.mode === 'standalone') log.warn(standaloneWarning(mode), { event: 'standalone', forced: mode.forced, ignored: mode.ignored });
   // The connection is set up on the Temporal core's own threads, begun first so that it goes on
-  // while this thread walks the tree; the tree is then hashed on worker threads, and the early
-  // view that populate starts spares that the ETags of files the bucket holds.
+  // while this thread walks the tree; the tree is then hashed on worker threads, where the early
+  // view that populate starts spares the ETags of files the bucket holds.
   const connecting = configured && connectTemporal(configured);
   if (connecting) connecting.catch(() => undefined);
   const earlyView = new EarlyAppView();

@@ -84,9 +84,10 @@ export function createLogger(log: Log = currentLog(), level: ResolvedLogSettings
 }
 
 /**
- * The text of an SDK line in pretty mode, on one line, its fields redacted as the JSON lines' are. A line an
- * activity logs carries the activity's whole context (its task token among it, a credential for
- * completing the task): in pretty mode it is the message and which activity of which run said it.
+ * The text of an SDK line in pretty mode: one line, its fields redacted as the JSON lines' are.
+ * A line an activity logs carries the activity's whole context (its task token among it, a
+ * credential for completing the task): in pretty mode it is the message and which activity of
+ * which run said it.
  */
 function prettySdkLine(message: string, meta: Record<string, unknown>): string {
   if (meta.sdkComponent === 'activity') return `${message} (${String(meta.activityType)} of ${String(meta.workflowId)})`;
