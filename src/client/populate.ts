@@ -240,7 +240,7 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
       // The rate counts from the first upload this Job saw, so a rejoined Job reports its own speed.
       if (progress?.phase === 'uploading' && !since) since = { at: Date.now(), bytes: progress.bytes };
       const seconds = since ? (Date.now() - since.at) / 1000 : 0;
-      const rate = since && seconds > 0 ? (progress!.bytes - since.bytes) / seconds : 0;
+      const rate = since && progress && seconds > 0 ? (progress.bytes - since.bytes) / seconds : 0;
       const waitingFor = progress?.phase === 'waiting-to-go-live' ? await earlierPublishes(deps, run) : [];
       const line = progress ? describeProgress(progress, rate, waitingFor) : '';
       if (line && line !== last) deps.report(line, { event: 'progress', ...run, ...progress, bytesPerSecond: Math.round(rate) || undefined });
