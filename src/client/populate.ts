@@ -231,16 +231,14 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
     finished.abort();
   });
   let last = '';
-  let since: { at: number; bytes: number } | undefined;
+  const uploadRate = new UploadRate();
   const poll = (async () => {
     while (!done) {
       await sleep(deps.progressIntervalMs ?? 1000, undefined, { signal: finished.signal }).catch(() => undefined);
       if (done) break;
+      // A failed query (a worker replica killed, the server restarting) is a poll with nothing to say.
       const progress = await handle.query(progressQuery).catch(() => undefined);
-      // The rate counts from the first upload this Job saw, so a rejoined Job reports its own speed.
-      if (progress?.phase === 'uploading' && !since) since = { at: Date.now(), bytes: progress.bytes };
-      const seconds = since ? (Date.now() - since.at) / 1000 : 0;
-      const rate = since && progress && seconds > 0 ? (progress.bytes - since.bytes) / seconds : 0;
+      const rate = uploadRate.observe(progress, Date.now());
       const waitingFor = progress?.phase === 'waiting-to-go-live' ? await earlierPublishes(deps, run) : [];
       const line = progress ? describeProgress(progress, rate, waitingFor) : '';
       if (line && line !== last) deps.report(line, { event: 'progress', ...run, ...progress, bytesPerSecond: Math.round(rate) || undefined });
@@ -253,6 +251,22 @@ async function waitWithProgress(handle: WorkflowHandle<typeof PublishWorkflow>, 
     done = true;
     finished.abort();
     await poll;
+  }
+}
+
+/**
+ * Bytes per second uploaded, counted from the first upload this Job saw, so a rejoined Job reports
+ * its own speed rather than the run's. 0 until it can say (no upload seen yet, no time passed, or
+ * no progress this poll).
+ */
+export class UploadRate {
+  private since: { at: number; bytes: number } | undefined;
+
+  observe(progress: PublishProgress | undefined, now: number): number {
+    if (!progress) return 0;
+    if (progress.phase === 'uploading' && !this.since) this.since = { at: now, bytes: progress.bytes };
+    const seconds = this.since ? (now - this.since.at) / 1000 : 0;
+    return this.since && seconds > 0 ? (progress.bytes - this.since.bytes) / seconds : 0;
   }
 }
 

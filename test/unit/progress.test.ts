@@ -1,4 +1,4 @@
-import { describeProgress } from '../../src/client/populate';
+import { describeProgress, UploadRate } from '../../src/client/populate';
 import type { PublishProgress } from '../../src/workflows/types';
 
 const uploading: PublishProgress = {
@@ -38,5 +38,20 @@ describe('the Job progress line', () => {
       'going live: writing 3 changed and entry files, fed-mods.json last, then the manifest',
     );
     expect(describeProgress({ ...uploading, phase: 'restoring' })).toMatch(/putting the previous build back/);
+  });
+});
+
+describe('the upload rate the Job reports', () => {
+  it('counts from the first upload it sees', () => {
+    const rate = new UploadRate();
+    expect(rate.observe({ ...uploading, phase: 'staging' }, 0)).toBe(0);
+    expect(rate.observe(uploading, 1000)).toBe(0);
+    expect(rate.observe({ ...uploading, bytes: uploading.bytes + 4 * 1024 * 1024 }, 3000)).toBe(2 * 1024 * 1024);
+  });
+  it('says 0 for a poll whose query failed, and goes on from where it was', () => {
+    const rate = new UploadRate();
+    rate.observe(uploading, 1000);
+    expect(rate.observe(undefined, 2000)).toBe(0);
+    expect(rate.observe({ ...uploading, bytes: uploading.bytes + 1024 * 1024 }, 2000)).toBe(1024 * 1024);
   });
 });
