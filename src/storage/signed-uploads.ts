@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
+import { collectYoungGarbage } from '../collect-garbage';
 import { encodeKey, S3ResponseError, type Answer, type BucketRequests } from './signed-put';
 import { canonicalQuery, EMPTY_SHA256 } from './sigv4';
 import { failureInAnswer, textOf } from './xml-text';
@@ -109,6 +110,8 @@ export class SignedUploads {
             part.stream.end();
             awaited.push(part.answered);
             part = undefined;
+            // The read buffers of the parts sent so far are garbage by now; see collectYoungGarbage.
+            collectYoungGarbage();
             if (awaited.length >= PARTS_AWAITED) await awaited.shift();
           } else if (!flowing) {
             // The request may fail instead of draining: its failure ends the wait.

@@ -145,7 +145,7 @@ describe('SignedUploads: a multipart upload streamed from the body', () => {
   const PART = 5 * 1024 * 1024;
 
   /** A store answering part `failPart` with 500 `failures` times (or none), recording every request and each part's size. */
-  async function multipartStore(failPart?: number, failures = Infinity) {
+  async function multipartStore(failPart?: number, failures = Infinity, partSize = PART) {
     const seen: string[] = [];
     let completion = '';
     const server = http.createServer((req, res) => {
@@ -171,7 +171,7 @@ describe('SignedUploads: a multipart upload streamed from the body', () => {
       endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       bucket: 'b',
       credentials: { accessKeyId: 'k', secretAccessKey: 's' },
-      partSize: PART,
+      partSize,
     });
     return { seen, completion: () => completion, storage, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   }
@@ -205,6 +205,29 @@ describe('SignedUploads: a multipart upload streamed from the body', () => {
       expect(attempts).toBe(SIGNED_PUT_ATTEMPTS);
       expect(store.seen.filter((r) => r.startsWith('DELETE ?uploadId=u-1'))).toHaveLength(attempts);
       expect(store.seen.filter((r) => /^POST \?uploadId/.test(r))).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('frees the read buffers of the parts it has sent as it goes, not tens of MiB later', async () => {
+    const MiB = 1024 * 1024;
+    const store = await multipartStore(undefined, Infinity, 8 * MiB);
+    let most = 0;
+    const start = process.memoryUsage().arrayBuffers;
+    // Fresh 1 MiB buffers, as a file's read stream hands out: 96 of them, 12 parts of 8 MiB.
+    async function* reads() {
+      for (let i = 0; i < 96; i++) {
+        most = Math.max(most, process.memoryUsage().arrayBuffers - start);
+        yield Buffer.allocUnsafeSlow(MiB).fill(i);
+      }
+    }
+    try {
+      await expect(store.storage.put('data/app/big.bin', { size: 96 * MiB, open: () => Readable.from(reads()) }, { contentType: 'application/octet-stream', cacheControl: 'no-cache' })).resolves.toBe(true);
+      // Without a collection per part, V8 lets dead buffers outside its heap pile up by 64 MiB and
+      // more before it collects them (105 MiB here). With it: about 22 MiB, Readable.from's 16
+      // chunks read ahead included.
+      expect(most).toBeLessThan(48 * MiB);
     } finally {
       await store.close();
     }
