@@ -208,7 +208,7 @@ export function renderMarkdown(d: ReportData): string {
   p('## Trees', '');
   p(
     `- Main tree (seed ${d.tree.spec.seed}): ${treeLine(d.tree)}. Mixed sizes like a frontend build: ` +
-      'mostly small `.js`, `.css`, `.map`, image and font files, a few hundred KiB files, and the big files above; pseudo-random (incompressible) bytes.',
+      'mostly small `.js`, `.css`, `.map`, image and font files, a few hundred KiB files, and the big files above; pseudo-random (incompressible) bytes, except `fed-mods.json` and `index.html`, which load six of the tree’s scripts and a stylesheet as a build’s do.',
   );
   p(`- Changed copy: \`${d.changedFile}\` differs; every other file is a hard link to the main tree's.`);
   p(`- Delete scenario: ${int(d.deleteCount)} files of 100-400 bytes.`, '');

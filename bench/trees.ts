@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { APP } from './scenarios';
 
 /**
  * Deterministic build trees for the benchmark. The same spec and seed always give the same
@@ -11,6 +12,8 @@ import path from 'node:path';
 const MiB = 1024 * 1024;
 /** Bump when the generator changes, so trees made by an older one are not reused. */
 const GENERATOR_VERSION = 1;
+/** The build trees' own version: 2 since their fed-mods.json and index.html are what a build's are (JSON and HTML). */
+const TREE_VERSION = 2;
 
 export interface TreeSpec {
   /** Part of the directory name, e.g. `full` or `quick`. */
@@ -173,7 +176,7 @@ function fileSeed(spec: { seed: number }, index: number): number {
 }
 
 function treeKey(spec: TreeSpec): string {
-  return `${spec.name}-s${spec.seed}-n${spec.files}-b${spec.totalBytes}-v${GENERATOR_VERSION}`;
+  return `${spec.name}-s${spec.seed}-n${spec.files}-b${spec.totalBytes}-v${TREE_VERSION}`;
 }
 
 /** Generates the tree under `root` unless an identical one is already there. */
@@ -186,8 +189,32 @@ export function ensureTree(root: string, spec: TreeSpec): Tree {
   rmSync(dir, { recursive: true, force: true });
   rmSync(marker, { force: true });
   files.forEach((f, i) => writeFileOfSize(path.join(dir, f.path), f.size, fileSeed(spec, i)));
+  writeEntryFiles(dir, files, APP);
   writeFileSync(marker, JSON.stringify(spec));
   return { dir, files, bytes, generated: true };
+}
+
+/**
+ * Rewrites the tree's fed-mods.json and index.html as a build's are, at their planned sizes: a
+ * federated-modules manifest and a page that load some of the tree's scripts and a stylesheet,
+ * so every publish runs the reference gate on real entry files, as it does in production.
+ */
+function writeEntryFiles(dir: string, files: readonly TreeFile[], app: string): void {
+  const url = (f: TreeFile) => `/apps/${app}/${f.path}`;
+  const scripts = files.filter((f) => f.path.startsWith('js/chunks/')).slice(0, 6);
+  const style = files.find((f) => f.path.startsWith('css/'));
+  const entry = (name: string, body: string) => {
+    const planned = files.find((f) => f.path === name);
+    if (!planned) return;
+    if (Buffer.byteLength(body) > planned.size) throw new Error(`bench tree: ${name} needs ${Buffer.byteLength(body)} bytes, planned ${planned.size}`);
+    writeFileSync(path.join(dir, name), body.padEnd(planned.size, ' '));
+  };
+  entry('fed-mods.json', JSON.stringify({ [app]: { entry: [url(scripts[0])], modules: scripts.slice(1).map(url) } }, null, 2) + '\n');
+  entry(
+    'index.html',
+    `<!doctype html>\n<html><head><meta charset="utf-8"><title>${app}</title>${style ? `<link rel="stylesheet" href="${url(style)}">` : ''}</head>\n` +
+      `<body><div id="root"></div>${scripts.slice(0, 2).map((f) => `<script src="${url(f)}"></script>`).join('')}</body></html>\n`,
+  );
 }
 
 /**
