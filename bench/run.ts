@@ -227,7 +227,6 @@ async function main(): Promise<void> {
   }
   bucket.destroy();
   await stopServers();
-  rmSync(path.join(runDir, 'minio'), { recursive: true, force: true });
 
   const scenarioList = scenarios(mode.deleteCount);
   const toolsByScenario = new Map<ScenarioId, ToolName[]>(
@@ -263,6 +262,9 @@ async function main(): Promise<void> {
   mkdirSync(path.dirname(options.out), { recursive: true });
   writeFileSync(options.out, markdown);
   log(`report written to ${path.relative(process.cwd(), options.out) || options.out}; took ${Math.round((Date.now() - started) / 1000)} s`);
+  // Last: MinIO's data of a full run is millions of files, minutes to remove, which the report need not wait for.
+  log('removing the run\'s MinIO data');
+  rmSync(path.join(runDir, 'minio'), { recursive: true, force: true });
 }
 
 /** The command line for the report: `--` and the flags that change what runs, without --out, --work-dir and --note. */
