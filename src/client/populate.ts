@@ -264,9 +264,9 @@ export class UploadRate {
 
   observe(progress: PublishProgress | undefined, now: number): number {
     if (!progress) return 0;
-    if (progress.phase === 'uploading') this.since ??= { at: now, bytes: progress.bytes };
-    if (!this.since || now <= this.since.at) return 0;
-    return (progress.bytes - this.since.bytes) / ((now - this.since.at) / 1000);
+    if (progress.phase === 'uploading' && !this.since) this.since = { at: now, bytes: progress.bytes };
+    const seconds = this.since ? (now - this.since.at) / 1000 : 0;
+    return this.since && seconds > 0 ? (progress.bytes - this.since.bytes) / seconds : 0;
   }
 }
 
