@@ -47,6 +47,12 @@ export interface FaultProxy {
    * more and never answers, until the client gives up and closes the connection.
    */
   stall(match: (req: http.IncomingMessage) => boolean, count?: number): void;
+  /**
+   * Requests matching `match` wait unread, unanswered and unforwarded until the returned
+   * function is called; then they, and any after, go on to the store. A test uses it to keep
+   * a run in the middle of its uploads for as long as it needs, however fast the machine is.
+   */
+  hold(match: (req: http.IncomingMessage) => boolean): () => void;
   close(): Promise<void>;
 }
 
@@ -71,6 +77,7 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
   const stats = { requests: 0, refused: 0, stalled: 0, slowdown: 0, 'reset-before': 0, 'reset-after': 0 };
   const triggers: Array<{ match: (req: http.IncomingMessage) => boolean; left: number; fn: () => void }> = [];
   const stalls: Array<{ match: (req: http.IncomingMessage) => boolean; left: number }> = [];
+  const holds: Array<{ match: (req: http.IncomingMessage) => boolean; waiting: Array<() => void> | undefined }> = [];
   const sockets = new Set<Socket>();
   let down = false;
 
@@ -102,6 +109,16 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       req.once('data', () => req.pause());
       return;
     }
+    const hold = holds.find((h) => h.waiting && h.match(req));
+    if (hold) {
+      // A client that gave up while held is not forwarded: nothing would read the answer.
+      hold.waiting!.push(() => !res.destroyed && pass(req, res));
+      return;
+    }
+    pass(req, res);
+  });
+
+  function pass(req: http.IncomingMessage, res: http.ServerResponse): void {
     const fault = decide(req);
     if (fault) stats[fault]++;
     if (fault === 'slowdown') {
@@ -132,7 +149,8 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       if (!res.writableFinished) forwarded.destroy();
     });
     req.pipe(forwarded);
-  });
+  }
+
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -168,6 +186,15 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
     },
     stall(match, count = 1) {
       stalls.push({ match, left: count });
+    },
+    hold(match) {
+      const hold = { match, waiting: [] as Array<() => void> | undefined };
+      holds.push(hold);
+      return () => {
+        const waiting = hold.waiting ?? [];
+        hold.waiting = undefined;
+        for (const go of waiting) go();
+      };
     },
     async close() {
       for (const s of sockets) s.destroy();

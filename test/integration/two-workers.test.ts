@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { dataKey } from '../../src/contract/keys';
+import { dataKey, dataPrefix } from '../../src/contract/keys';
 import { parseManifest } from '../../src/contract/manifest';
 import { publishWorkflowId } from '../../src/client/workflow-id';
 import { startCli, runCli, type CliResult } from '../helpers/cli';
+import { startFaultProxy } from '../helpers/fault-proxy';
 import { jobEnv, listKeys, newBucket, openTestStorage, testServers } from '../helpers/servers';
 import { generatedTree } from '../helpers/trees';
 
@@ -24,10 +25,15 @@ function startWorker(taskQueue: string, bucket: string) {
 
 describe('two worker replicas', () => {
   let connection: Connection;
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>>;
   beforeAll(async () => {
     connection = await Connection.connect({ address: testServers().temporalAddress });
+    proxy = await startFaultProxy(testServers().minioEndpoint);
   });
-  afterAll(async () => connection?.close());
+  afterAll(async () => {
+    await connection?.close();
+    await proxy?.close();
+  });
 
   it('when the replica running every publish is killed mid-run, the other finishes every app', async () => {
     const client = new Client({ connection });
@@ -39,10 +45,20 @@ describe('two worker replicas', () => {
     await doomed.polling;
 
     // Small batches one at a time: each publish needs a workflow task per batch, so the runs are
-    // long enough to be cut in the middle.
+    // long enough to be cut in the middle. One app's uploads are held at the store until the
+    // replica is dead, so at least that run is cut in the middle however fast the machine is.
+    const heldApp = APPS[0];
+    const isHeldUpload = (req: { method?: string; url?: string }) =>
+      (req.method === 'PUT' || req.method === 'POST') && new URL(req.url ?? '/', 'http://proxy').pathname.startsWith(`/${bucket}/${dataPrefix(heldApp)}`);
+    let uploadHeld = false;
+    proxy.when(isHeldUpload, 1, () => (uploadHeld = true));
+    const releaseUploads = proxy.hold(isHeldUpload);
     const sources = new Map(APPS.map((app) => [app, generatedTree(CHUNKS, 512)]));
     const jobs: Array<Promise<CliResult>> = APPS.map((app) =>
-      runCli(['populate', '-s', sources.get(app)!, '-r', app, '-i', `img-${app}`, '--batch-files', '4', '--batch-parallelism', '1'], jobEnv(taskQueue, bucket)),
+      runCli(['populate', '-s', sources.get(app)!, '-r', app, '-i', `img-${app}`, '--batch-files', '4', '--batch-parallelism', '1'], {
+        ...jobEnv(taskQueue, bucket),
+        PUSHCACHE_AWS_ENDPOINT: proxy.endpoint,
+      }),
     );
     const handles = () => APPS.map((app) => client.workflow.getHandle(publishWorkflowId(bucket, app, `img-${app}`, '')));
     const doomedIdentity = `${doomed.child.pid}@`;
@@ -56,7 +72,9 @@ describe('two worker replicas', () => {
     const running = await Promise.all(handles().map(async (h) => (await h.describe()).status.name));
     doomed.child.kill('SIGKILL');
     expect((await doomed.result).code).toBeNull();
-    expect(running.filter((s) => s === 'RUNNING').length).toBeGreaterThan(0);
+    releaseUploads();
+    expect(uploadHeld).toBe(true);
+    expect(running[APPS.indexOf(heldApp)]).toBe('RUNNING');
 
     const results = await Promise.all(jobs);
     survivor.child.kill('SIGTERM');
