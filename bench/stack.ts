@@ -3,7 +3,7 @@ import path from 'node:path';
 import { startMinio } from '../src/dev/minio-server';
 import { freePort, startProcess, waitUntil, type ServerProcess } from '../src/dev/process';
 import { startTemporalDev } from '../src/dev/temporal-server';
-import { shebangNodeFlags } from './scenarios';
+import { WORKER_NODE_FLAGS } from '../src/worker/node-flags';
 
 /**
  * The servers of one bench run, on free loopback ports: one MinIO, and for pushcache one
@@ -80,10 +80,9 @@ export async function startBenchPushcache(options: { minio: BenchMinio; logDir: 
     PUSHCACHE_AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey,
   };
   const logFile = path.join(options.logDir, 'worker.log');
-  // With the node flags of the CLI's first line and the environment of deploy/worker-deployment.yaml,
-  // as the image's `pushcache worker` runs.
+  // With the node flags and the environment of deploy/worker-deployment.yaml, as the worker runs there.
   const workerEnv = { ...env, MALLOC_ARENA_MAX: '2' };
-  const worker = startProcess('worker', process.execPath, [...shebangNodeFlags(options.cliPath), options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env: workerEnv });
+  const worker = startProcess('worker', process.execPath, [...WORKER_NODE_FLAGS, options.cliPath, 'worker', '--metrics-address', 'off', '--health-address', 'off'], { logFile, env: workerEnv });
   processes.push(worker);
   await waitUntil('pushcache worker', async () => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('worker polling'), {
     timeoutMs: 60_000,

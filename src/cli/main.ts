@@ -1,14 +1,17 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=30
-// The flags: the image's `pushcache` and `valpop` run this file by its first line, with no
-// NODE_OPTIONS set by the operator. A 2 MiB young generation (Node's default is 16 MiB or more a
-// semi-space, three of them) cut the Job's peak RSS on a cold publish of 10,000 files from
-// 322-347 MiB to 251-266 MiB, for no measurable CPU (docs/benchmarks.md). V8 lets the old
-// generation grow to up to 4 times what survived the last full collection before it collects
-// again; 1.3 times keeps the garbage of 10,000 requests (and the upload buffers it holds) from
-// piling up: the Job's peak RSS went from 242-297 MiB to 229 MiB on a cold publish and from
-// 242-307 MiB to 217-233 MiB on a republish, its CPU-seconds within the noise (1.2 times cost
-// a republish about 10% more CPU). NODE_OPTIONS refuses --heap-growing-percent, so it lives
-// only here. The bench reads both flags from here.
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=30
+// The flags are the Job's: the operator runs the image's `valpop` (and `pushcache`) by this first
+// line, with no NODE_OPTIONS. V8 lets the old generation grow to up to 4 times what survived the
+// last full collection before it collects again; 1.3 times keeps the garbage of 10,000 requests
+// (and the upload buffers it holds) from piling up: with a 2 MiB young generation, a cold publish
+// of 10,000 files peaked at 196-203 MiB with it against 286-315 MiB without. A young generation
+// of 8 MiB a semi-space (Node's default is 16 MiB or more) lets most of a request's objects die
+// young instead of being promoted into that old generation, as 2 MiB did: on the dev stack, 5
+// alternating runs each, a cold publish took 9.7 CPU-s (median; 8.2-10.0) against 11.4
+// (10.8-12.4) and 16.7 s against 18.5 s, an unchanged republish 2.9 CPU-s against 3.4 and 3.1 s
+// against 3.4 s, for 10-15 MiB more at the peak (208-215 against 196-203 MiB cold). The shared
+// worker is the other way round and runs with flags of its own (src/worker/node-flags.ts).
+// NODE_OPTIONS refuses --heap-growing-percent, so it lives only here. The bench reads both
+// flags from here.
 // First: every import after it is compiled through the cache it enables.
 import './compile-cache';
 import { Command } from 'commander';

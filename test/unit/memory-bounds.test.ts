@@ -2,8 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { parse as parseYaml } from 'yaml';
 import { ReadBuffers } from '../../src/source/read-buffers';
 import { UploadSlots } from '../../src/storage/upload-slots';
+import { WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
 
 // Memory bounds that do not depend on the machine: bytes and tasks counted, never RSS or time.
 
@@ -110,8 +112,21 @@ describe('ReadBuffers', () => {
 });
 
 describe('the CLI entry point', () => {
-  it('starts node with a small young generation and a slowly growing old one, for the image\'s commands that run it with no environment', () => {
+  it('starts node with the Job\'s young generation and a slowly growing old one, for the image\'s commands that run it with no environment', () => {
     const first = readFileSync(path.join(__dirname, '../../src/cli/main.ts'), 'utf8').split('\n', 1)[0];
-    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=30');
+    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=30');
+  });
+
+  it('runs the shared worker with flags of its own wherever pushcache deploys it', () => {
+    const root = path.join(__dirname, '../..');
+    const compose = parseYaml(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { entrypoint?: string[]; command?: string[] }> };
+    expect(compose.services.worker.entrypoint).toEqual(['node', ...WORKER_NODE_FLAGS, '/app/dist/cli/main.js']);
+    expect(compose.services.worker.command).toEqual(['worker']);
+    const deployment = parseYaml(readFileSync(path.join(root, 'deploy', 'worker-deployment.yaml'), 'utf8')) as {
+      spec: { template: { spec: { containers: Array<{ name: string; command?: string[]; args?: string[] }> } } };
+    };
+    const worker = deployment.spec.template.spec.containers.find((c) => c.name === 'worker')!;
+    expect(worker.command).toEqual(['node', ...WORKER_NODE_FLAGS, '/app/dist/cli/main.js']);
+    expect(worker.args).toEqual(['worker']);
   });
 });
