@@ -28,6 +28,7 @@ import { ContentMismatchError, isPushcacheError, StorageError, type StorageFailu
 import { PART_SIZE } from './etag';
 import { UploadSlots } from './upload-slots';
 import { SignedCopy } from './signed-copy';
+import { canDeleteInBulk, SignedDelete, type DeleteFailure } from './signed-delete';
 import { SignedList } from './signed-list';
 import { SignedUploads } from './signed-uploads';
 import { BucketRequests, DEFAULT_TIMEOUTS, encodeKey, SIGNED_PUT_ATTEMPTS, SignedPut, StoreTimeoutError, type StoreTimeouts } from './signed-put';
@@ -173,6 +174,7 @@ export class S3Storage implements ReadableStorage {
   private readonly signedPut?: SignedPut;
   private readonly signedList?: SignedList;
   private readonly signedCopy?: SignedCopy;
+  private readonly signedDelete?: SignedDelete;
   /** Streams bodies from disk without lib-storage's part buffers. */
   private readonly signedUploads?: SignedUploads;
 
@@ -192,6 +194,7 @@ export class S3Storage implements ReadableStorage {
       this.signedPut = new SignedPut(requests);
       this.signedList = new SignedList(requests);
       this.signedCopy = new SignedCopy(requests);
+      this.signedDelete = new SignedDelete(requests);
       this.signedUploads = new SignedUploads(requests, this.partSize);
     }
   }
@@ -549,33 +552,32 @@ export class S3Storage implements ReadableStorage {
   async delete(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += MAX_BULK_DELETE) {
       const chunk = keys.slice(i, i + MAX_BULK_DELETE);
-      if (STORES_WITHOUT_BULK_DELETE.has(this.description) || !(await this.deleteBulk(chunk))) await this.deleteEach(chunk);
+      // A key XML cannot name (a control character) is deleted on its own, with its batch.
+      const bulk = !STORES_WITHOUT_BULK_DELETE.has(this.description) && chunk.every(canDeleteInBulk);
+      if (!bulk || !(await this.deleteBulk(chunk))) await this.deleteEach(chunk);
     }
   }
 
   /** One DeleteObjects call; false when the store does not implement it, which is remembered for the process. */
   private async deleteBulk(chunk: string[]): Promise<boolean> {
-    let out;
+    let failures: DeleteFailure[];
     try {
-      out = await this.client.send(
-        new DeleteObjectsCommand({
-          Bucket: this.bucket,
-          Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
-        }),
-      );
+      failures = this.signedDelete ? await this.signedDelete.deleteObjects(chunk) : await this.deleteObjectsThroughSdk(chunk);
     } catch (err) {
       if (!isNotImplemented(err)) throw this.translate(err, 'delete', chunk[0]);
       STORES_WITHOUT_BULK_DELETE.add(this.description);
       return false;
     }
-    const failed = out.Errors?.[0];
+    const failed = failures[0];
     if (failed) {
-      throw new StorageError(
-        kindOfCode(failed.Code) ?? 'StorageError',
-        `could not delete ${failed.Key} from ${this.description}: ${failed.Code} ${failed.Message ?? ''}`.trim(),
-      );
+      throw new StorageError(kindOfCode(failed.code) ?? 'StorageError', `could not delete ${failed.key} from ${this.description}: ${failed.code} ${failed.message ?? ''}`.trim());
     }
     return true;
+  }
+
+  private async deleteObjectsThroughSdk(chunk: string[]): Promise<DeleteFailure[]> {
+    const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }));
+    return (out.Errors ?? []).map((e) => ({ key: e.Key ?? '', code: e.Code ?? 'UnknownError', message: e.Message }));
   }
 
   /** DeleteObject per key, for stores without DeleteObjects. Like DeleteObjects, a missing key counts as deleted. */

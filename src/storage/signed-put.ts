@@ -161,9 +161,13 @@ const RETRY_BASE_MS = 100;
 // Answers and socket errors after which the same PUT can succeed; a PUT is idempotent.
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
-/** True for a throttled or failed answer (429, 5xx) and for a connection that broke. */
+/** True for a throttled or failed answer (429, 5xx but 501) and for a connection that broke. */
 export function isTransientPutError(err: unknown): boolean {
-  if (err instanceof S3ResponseError) return err.$metadata.httpStatusCode === 429 || err.$metadata.httpStatusCode >= 500;
+  if (err instanceof S3ResponseError) {
+    const status = err.$metadata.httpStatusCode;
+    // 501: the store does not implement the call (DeleteObjects on GCS); asking again changes nothing.
+    return status === 429 || (status >= 500 && status !== 501);
+  }
   return TRANSIENT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
 }
 

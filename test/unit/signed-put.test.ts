@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { StorageError } from '../../src/errors';
 import { S3Storage } from '../../src/storage/s3';
+import { canDeleteInBulk, deleteRequestXml, parseDeleteResult } from '../../src/storage/signed-delete';
 import { BucketRequests, encodeKey, isTransientPutError, SIGNED_PUT_ATTEMPTS } from '../../src/storage/signed-put';
 
 describe('encodeKey', () => {
@@ -318,6 +320,85 @@ describe('a streamed PUT whose connection breaks while the body is going out', (
     try {
       const err = await store.storage.put('data/app/mid.bin', body, { contentType: 'application/octet-stream', cacheControl: 'no-cache' }).catch((e: unknown) => e);
       expect(err).toMatchObject({ kind: 'StorageUnavailable', permanent: false });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SignedDelete', () => {
+  it('names every key in XML, escaping what XML would change, and tells the keys it cannot name', () => {
+    expect(deleteRequestXml(['data/a/x.js', `data/a/<&>"'.js`, 'data/a/line\r\nbreak\t.js'])).toBe(
+      '<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>' +
+        '<Object><Key>data/a/x.js</Key></Object><Object><Key>data/a/&lt;&amp;&gt;&quot;&apos;.js</Key></Object>' +
+        '<Object><Key>data/a/line&#13;&#10;break&#9;.js</Key></Object></Delete>',
+    );
+    expect(['data/a/ü😀.js', 'data/a/tab\t.js'].every(canDeleteInBulk)).toBe(true);
+    expect(['data/a/bell\u0007.js', 'data/a/\uD800.js', 'data/a/\uFFFF'].some(canDeleteInBulk)).toBe(false);
+  });
+
+  it('reads the keys a quiet answer could not delete, and refuses an answer that is not a DeleteResult', () => {
+    const ok = '<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>';
+    expect(parseDeleteResult(ok)).toEqual([]);
+    const failed = '<DeleteResult><Error><Key>data/a/a&amp;b.js</Key><Code>AccessDenied</Code><Message>Access Denied.</Message></Error></DeleteResult>';
+    expect(parseDeleteResult(failed)).toEqual([{ key: 'data/a/a&b.js', code: 'AccessDenied', message: 'Access Denied.' }]);
+    expect(() => parseDeleteResult('<html>bad gateway</html>')).toThrow(/answered a bulk delete with something else/);
+    expect(() => parseDeleteResult('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>')).toThrow(/reduce/);
+  });
+
+  /** A store that answers each request with the next of `answers` (a DeleteResult by default), recording method, URL, headers and body. */
+  async function deleteStore(answers: Array<[number, string]>) {
+    const seen: Array<{ method?: string; url?: string; headers: http.IncomingHttpHeaders; body: string }> = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        const [status, body] = req.method === 'DELETE' ? [204, ''] : (answers.shift() ?? [200, '<DeleteResult></DeleteResult>']);
+        res.writeHead(status, { 'content-type': 'application/xml' }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const storage = S3Storage.open({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/s3`,
+      bucket: 'b',
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+    });
+    return { seen, storage, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('sends batches of 1,000 keys with the MD5 S3 requires, and fails on a key the store could not delete', async () => {
+    const store = await deleteStore([[200, '<DeleteResult></DeleteResult>'], [200, '<DeleteResult><Error><Key>k1500</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>']]);
+    try {
+      const keys = Array.from({ length: 1500 }, (_, i) => `k${i}`);
+      await expect(store.storage.delete(keys)).rejects.toMatchObject({ kind: 'AccessDenied', message: expect.stringMatching(/could not delete k1500 from s3:\/\/b .*: AccessDenied no$/) });
+      expect(store.seen.map((r) => [r.method, r.url])).toEqual([
+        ['POST', '/s3/b/?delete='],
+        ['POST', '/s3/b/?delete='],
+      ]);
+      expect(store.seen.map((r) => (r.body.match(/<Object>/g) ?? []).length)).toEqual([1000, 500]);
+      for (const r of store.seen) {
+        expect(r.headers['content-md5']).toBe(createHash('md5').update(r.body).digest('base64'));
+        expect(r.headers['x-amz-content-sha256']).toBe(createHash('sha256').update(r.body).digest('hex'));
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('deletes one by one a batch with a key XML cannot name, and every batch of a store without DeleteObjects', async () => {
+    const store = await deleteStore([[501, '<Error><Code>NotImplemented</Code><Message>not here</Message></Error>']]);
+    try {
+      await store.storage.delete(['data/a/bell\u0007.js', 'data/a/x.js']);
+      expect(store.seen.map((r) => [r.method, r.url?.replace(/\?.*/, '')])).toEqual([
+        ['DELETE', '/s3/b/data/a/bell%07.js'],
+        ['DELETE', '/s3/b/data/a/x.js'],
+      ]);
+      store.seen.length = 0;
+      // The endpoint is the test's own, so this store is the only one the process learns this of.
+      await store.storage.delete(['data/a/y.js']);
+      await store.storage.delete(['data/a/z.js']);
+      expect(store.seen.map((r) => r.method)).toEqual(['POST', 'DELETE', 'DELETE']);
     } finally {
       await store.close();
     }
