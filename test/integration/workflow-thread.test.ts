@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { globalHandlers } from '@temporalio/worker/lib/workflow/vm-shared';
 import { createSharedWorker } from '../../src/worker/shared-worker';
 import { quietRuntime, testServers } from '../helpers/servers';
 
@@ -11,6 +12,7 @@ import { quietRuntime, testServers } from '../helpers/servers';
  * The shared worker runs workflows in its main thread (WORKFLOWS_IN_MAIN_THREAD). There a
  * workflow that never yields would block every other workflow and activity of the worker, so
  * the SDK's limit on one activation must still hold: the stuck task fails and the worker goes on.
+ * And the SDK's promise hook, which there would run for every promise of every activity, is off.
  */
 describe('workflows in the shared worker main thread', () => {
   let dir: string;
@@ -68,5 +70,15 @@ describe('workflows in the shared worker main thread', () => {
     }
     const answer = await client.workflow.execute('answers', { taskQueue, workflowId: `answers-${randomUUID()}` });
     expect(answer).toBe('answered');
+  });
+
+  it('runs without the promise hook of workflow stack traces, whose queries say so', async () => {
+    expect(globalHandlers.promiseHookInstalled).toBe(false);
+    const waiting = await client.workflow.start('waits', { taskQueue, workflowId: `waits-${randomUUID()}` });
+    try {
+      await expect(waiting.query('__stack_trace')).rejects.toThrow(/stack traces are not enabled/);
+    } finally {
+      await waiting.terminate('test done');
+    }
   });
 });
