@@ -13,9 +13,9 @@ export interface DeleteFailure {
 /**
  * DeleteObjects, signed and written here rather than through the SDK. A prune of 100,000
  * objects sends a hundred of them: through the SDK's schema serializer, XML builder and request
- * checksums they took the worker about 20 ms of CPU each, and their garbage most of its
- * collections, on a machine where MinIO needs that CPU to delete. Path-style addressing only,
- * as SignedPut.
+ * checksum, deleting them took 1.9 CPU-s (two runs, against MinIO on this machine), and 0.6
+ * CPU-s this way, on a machine where MinIO needs that CPU to delete. Path-style addressing
+ * only, as SignedPut.
  */
 export class SignedDelete {
   constructor(private readonly requests: BucketRequests) {}

@@ -74,15 +74,15 @@ export async function createSharedWorker(options: SharedWorkerOptions): Promise<
  * stack traces. It is process-wide: in a worker thread it sees only workflow promises, but in the
  * main thread it runs at the creation and the settling of every promise of every activity, and
  * each run compiles a function. Measured on a prune of 100,000 objects, alternating: the worker
- * used 4.8-5.0 CPU-s with it (3 runs; 1.4 s of its profile was the hook) and 3.3-3.4 without
- * (2 runs), as much as with workflows in a worker thread, on a machine where MinIO needs that
- * CPU to delete. The hook only serves the stack trace
- * queries (the Web UI's "Stack Trace" tab); without it they answer that stack traces are not
- * enabled on this worker, as the SDK does where it cannot install the hook. The run's history and
- * its progress query still tell where a workflow waits. Reaches into the SDK (the hook has no
- * option); workflow-thread.test.ts fails if a new SDK moves it.
+ * used 4.8-5.0 CPU-s with it (3 runs; the hook was 1.4 s of its profile) and 3.3-3.4 without
+ * (2 runs), as much as with workflows in a worker thread, on a machine where MinIO needs that CPU
+ * to delete. The hook only serves the stack trace queries (the Web UI's "Stack Trace" tab);
+ * without it they answer that stack traces are not enabled on this worker, as the SDK does where
+ * it cannot install the hook. A run's history and its progress query still tell where it waits.
+ * This reaches into the SDK, since the hook has no option; workflow-thread.test.ts fails if a new
+ * SDK moves it.
  */
-export function stopWorkflowStackTraces(): void {
+function stopWorkflowStackTraces(): void {
   if (!globalHandlers.promiseHookInstalled) return;
   (globalHandlers as unknown as { stopPromiseHook(): void }).stopPromiseHook();
   // Read when each workflow's context is made: workflows created from now on know they have no stack traces.
