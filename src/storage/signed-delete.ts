@@ -52,12 +52,27 @@ export function canDeleteInBulk(key: string): boolean {
   return !NOT_IN_XML.test(key);
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;', '\n': '&#10;', '\t': '&#9;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  '\r': '&#13;',
+  '\n': '&#10;',
+  '\t': '&#9;',
+  '\u0085': '&#133;',
+  '\u2028': '&#8232;',
+};
 
-/** The request body. Line breaks and tabs go as references: a parser would normalise them as they stand. */
+/**
+ * The request body. Line breaks and tabs go as references, since a parser would normalise them
+ * as they stand (NEL and LINE SEPARATOR too, which XML 1.1 parsers treat as line breaks; the SDK
+ * escapes them as well).
+ */
 export function deleteRequestXml(keys: readonly string[]): string {
   let xml = '<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>';
-  for (const key of keys) xml += `<Object><Key>${key.replace(/[&<>"'\r\n\t]/g, (c) => ESCAPES[c])}</Key></Object>`;
+  for (const key of keys) xml += `<Object><Key>${key.replace(/[&<>"'\r\n\t\u0085\u2028]/g, (c) => ESCAPES[c])}</Key></Object>`;
   return `${xml}</Delete>`;
 }
 

@@ -340,10 +340,10 @@ describe('a streamed PUT whose connection breaks while the body is going out', (
 
 describe('SignedDelete', () => {
   it('names every key in XML, escaping what XML would change, and tells the keys it cannot name', () => {
-    expect(deleteRequestXml(['data/a/x.js', `data/a/<&>"'.js`, 'data/a/line\r\nbreak\t.js'])).toBe(
+    expect(deleteRequestXml(['data/a/x.js', `data/a/<&>"'.js`, 'data/a/line\r\nbreak\t\u0085\u2028.js'])).toBe(
       '<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>' +
         '<Object><Key>data/a/x.js</Key></Object><Object><Key>data/a/&lt;&amp;&gt;&quot;&apos;.js</Key></Object>' +
-        '<Object><Key>data/a/line&#13;&#10;break&#9;.js</Key></Object></Delete>',
+        '<Object><Key>data/a/line&#13;&#10;break&#9;&#133;&#8232;.js</Key></Object></Delete>',
     );
     expect(['data/a/ü😀.js', 'data/a/tab\t.js'].every(canDeleteInBulk)).toBe(true);
     expect(['data/a/bell\u0007.js', 'data/a/\uD800.js', 'data/a/\uFFFF'].some(canDeleteInBulk)).toBe(false);
